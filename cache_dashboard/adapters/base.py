@@ -1,0 +1,134 @@
+"""What a cache backend can do for CacheManager, declared per backend, with generic fallbacks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+
+from cache_dashboard.exceptions import UnsupportedOperation
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the admin may offer for a backend; the UI hides what is False."""
+
+    pattern_invalidation: bool = False  # SCAN-based glob deletes
+    key_count: bool = False  # counting keys that match a pattern
+    server_stats: bool = False  # INFO / memcached stats
+    shared_stats: bool = True  # counters visible to every process
+    exact_counters: bool = True  # atomic increments across processes
+    physical_purge: bool = False  # memory returned at once after an invalidation
+
+    def as_dict(self) -> dict[str, bool]:
+        return asdict(self)
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@/\s]+)@", re.I)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]+)", re.I)
+
+
+def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace passwords in URLs (``scheme://user:pw@``, ``?password=``) and known secrets by ``***``."""
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    text = _QUERY_PASSWORD.sub(r"\g<head>***", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class Adapter:
+    """Generic adapter: everything through Django's cache API. Subclasses override what their
+    backend does better (atomic pipelines, SCAN, server statistics)."""
+
+    name = "unknown"
+    capabilities = Capabilities()
+
+    def __init__(self, alias: str, params: Mapping[str, Any]) -> None:
+        self.alias = alias
+        self.params = params
+
+    @property
+    def cache(self) -> BaseCache:
+        # Looked up per call: Django keeps one backend instance per thread (pymemcache clients
+        # must never be shared between threads).
+        return caches[self.alias]
+
+    # -- location -----------------------------------------------------------------------------
+    def servers(self) -> list[str]:
+        location = self.params.get("LOCATION", "")
+        if isinstance(location, str):
+            return [s for s in re.split("[;,]", location) if s]
+        return list(location or [])
+
+    def secrets(self) -> list[str]:
+        options = self.params.get("OPTIONS") or {}
+        return [str(options[k]) for k in ("password", "PASSWORD") if options.get(k)]
+
+    def location_display(self) -> str:
+        return mask_secrets(", ".join(self.servers()), self.secrets())
+
+    def mask(self, text: str) -> str:
+        return mask_secrets(text, self.secrets())
+
+    # -- counters -----------------------------------------------------------------------------
+    def incr(self, key: str, delta: int = 1, timeout: float | None = None) -> int:
+        """Atomically add ``delta`` to an integer key, creating it with ``timeout`` if missing."""
+        cache = self.cache
+        try:
+            return cache.incr(key, delta)
+        except ValueError:
+            if cache.add(key, delta, timeout):
+                return delta
+            return cache.incr(key, delta)
+
+    def incr_many(self, deltas: Mapping[str, int], timeout: float | None) -> None:
+        for key, delta in deltas.items():
+            self.incr(key, delta, timeout)
+
+    def read_ints(self, keys: list[str]) -> dict[str, int]:
+        """Read integer keys (missing ones are absent from the result)."""
+        out: dict[str, int] = {}
+        cache = self.cache
+        for start in range(0, len(keys), 1000):
+            for key, value in cache.get_many(keys[start : start + 1000]).items():
+                try:
+                    out[key] = int(value)
+                except (TypeError, ValueError):
+                    continue
+        return out
+
+    def delete_count(self, keys: list[str]) -> int:
+        """Delete keys; return how many existed."""
+        cache = self.cache
+        return sum(1 for key in keys if cache.delete(key))
+
+    # -- key listing (Redis only) -------------------------------------------------------------
+    def scan_delete(self, prefix: str, pattern: str = "*") -> int:
+        raise UnsupportedOperation(
+            f"The {self.name} backend of cache alias {self.alias!r} cannot list its keys, so it cannot "
+            "delete by pattern. Invalidate the keys by name, or put them in a namespace and use "
+            "invalidate_namespace(), which works on every backend."
+        )
+
+    def scan_count(self, prefix: str, pattern: str = "*") -> int:
+        return self.scan_delete(prefix, pattern)  # raises the same UnsupportedOperation
+
+    # -- health -------------------------------------------------------------------------------
+    def server_info(self, timeout: float) -> list[dict[str, Any]]:
+        """Statistics per server; [] when the backend has no server."""
+        return []
+
+
+def hit_ratio(hits: Any, misses: Any) -> float | None:
+    try:
+        hits, misses = int(hits), int(misses)
+    except (TypeError, ValueError):
+        return None
+    total = hits + misses
+    return round(hits / total, 4) if total else None

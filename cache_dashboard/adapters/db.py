@@ -1,0 +1,11 @@
+"""DatabaseCache: shared by every process using the database; its incr is not atomic."""
+
+from cache_dashboard.adapters.base import Adapter, Capabilities
+
+
+class DatabaseAdapter(Adapter):
+    name = "db"
+    capabilities = Capabilities(exact_counters=False)
+
+    def location_display(self) -> str:
+        return f"table {self.params.get('LOCATION', '')}"

@@ -1,0 +1,8 @@
+"""FileBasedCache: shared by processes on one host; its incr is read-modify-write, not atomic."""
+
+from cache_dashboard.adapters.base import Adapter, Capabilities
+
+
+class FileBasedAdapter(Adapter):
+    name = "file"
+    capabilities = Capabilities(exact_counters=False)

@@ -1,0 +1,147 @@
+"""Django's built-in RedisCache: atomic pipelines, SCAN + UNLINK in batches, INFO per server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cache_dashboard.adapters.base import Adapter, Capabilities, hit_ratio
+from cache_dashboard.exceptions import UnsupportedOperation
+from cache_dashboard.manager.keys import escape_glob
+
+SCAN_COUNT = 1000
+INFO_FIELDS = {
+    "redis_version": "version",
+    "uptime_in_seconds": "uptime",
+    "used_memory": "used_memory",
+    "maxmemory": "maxmemory",
+    "evicted_keys": "evicted_keys",
+    "expired_keys": "expired_keys",
+    "keyspace_hits": "keyspace_hits",
+    "keyspace_misses": "keyspace_misses",
+    "connected_clients": "connected_clients",
+    "instantaneous_ops_per_sec": "instantaneous_ops_per_sec",
+}
+
+
+class RedisAdapter(Adapter):
+    name = "redis"
+    capabilities = Capabilities(
+        pattern_invalidation=True, key_count=True, server_stats=True, physical_purge=True
+    )
+
+    def client(self) -> Any:
+        """A redis.Redis for the primary (writes go there; Django sends reads to replicas)."""
+        return self.cache._cache.get_client(write=True)
+
+    def raw_key(self, key: str) -> str:
+        return str(self.cache.make_key(key))
+
+    def raw_prefix(self, prefix: str) -> str:
+        marker = "\x00end"
+        raw = self.raw_key(prefix + marker)
+        if not raw.endswith(marker):
+            raise UnsupportedOperation(
+                f"KEY_FUNCTION of cache alias {self.alias!r} does not end keys with the key itself, "
+                "so keys cannot be matched by prefix."
+            )
+        return raw[: -len(marker)]
+
+    # -- counters: one round trip for the whole batch ------------------------------------------
+    def incr(self, key: str, delta: int = 1, timeout: float | None = None) -> int:
+        raw = self.raw_key(key)
+        pipe = self.client().pipeline(transaction=False)
+        pipe.incrby(raw, delta)
+        if timeout is not None:
+            pipe.expire(raw, max(1, int(timeout)), nx=True)
+        return int(pipe.execute()[0])
+
+    def incr_many(self, deltas: Mapping[str, int], timeout: float | None) -> None:
+        if not deltas:
+            return
+        pipe = self.client().pipeline(transaction=False)
+        for key, delta in deltas.items():
+            raw = self.raw_key(key)
+            pipe.incrby(raw, delta)
+            if timeout is not None:
+                pipe.expire(raw, max(1, int(timeout)), nx=True)
+        pipe.execute()
+
+    def read_ints(self, keys: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        client = self.client()
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            for key, value in zip(chunk, client.mget([self.raw_key(k) for k in chunk])):
+                if value is not None:
+                    try:
+                        out[key] = int(value)
+                    except (TypeError, ValueError):
+                        continue
+        return out
+
+    def delete_count(self, keys: list[str]) -> int:
+        if not keys:
+            return 0
+        return int(self.client().unlink(*[self.raw_key(k) for k in keys]))
+
+    # -- SCAN, never KEYS ------------------------------------------------------------------------
+    def _scan(self, prefix: str, pattern: str):  # type: ignore[no-untyped-def]
+        client = self.client()
+        match = escape_glob(self.raw_prefix(prefix)) + pattern
+        batch: list[bytes] = []
+        for raw in client.scan_iter(match=match, count=SCAN_COUNT):
+            batch.append(raw)
+            if len(batch) >= SCAN_COUNT:
+                yield client, batch
+                batch = []
+        if batch:
+            yield client, batch
+
+    def scan_delete(self, prefix: str, pattern: str = "*") -> int:
+        """UNLINK every key under ``prefix`` matching ``pattern``, in batches of ~1000."""
+        deleted = 0
+        for client, batch in self._scan(prefix, pattern):
+            deleted += int(client.unlink(*batch))
+        return deleted
+
+    def scan_count(self, prefix: str, pattern: str = "*") -> int:
+        return sum(len(batch) for _client, batch in self._scan(prefix, pattern))
+
+    # -- health --------------------------------------------------------------------------------
+    def server_info(self, timeout: float) -> list[dict[str, Any]]:
+        import redis
+
+        options = self.params.get("OPTIONS") or {}
+        kwargs = {k: options[k] for k in ("username", "password") if options.get(k)}
+        kwargs.update({k.lower(): options[k] for k in ("PASSWORD", "USERNAME") if options.get(k)})
+        out = []
+        for url in self.servers():
+            row: dict[str, Any] = {"address": self.mask(_address(url)), "ok": False, "error": None}
+            client = None
+            try:
+                client = redis.Redis.from_url(
+                    url, socket_timeout=timeout, socket_connect_timeout=timeout, **kwargs
+                )
+                info = client.info()
+                row.update({ours: info.get(theirs) for theirs, ours in INFO_FIELDS.items()})
+                row["hit_ratio"] = hit_ratio(info.get("keyspace_hits"), info.get("keyspace_misses"))
+                row["role"] = info.get("role")
+                row["ok"] = True
+            except Exception as exc:  # one unreachable server must not hide the others
+                row["error"] = self.mask(f"{type(exc).__name__}: {exc}")
+            finally:
+                if client is not None:
+                    client.close()
+            out.append(row)
+        return out
+
+
+def _address(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    db = parts.path.lstrip("/") or "0"
+    return f"{parts.hostname}:{parts.port or 6379}/{db}"

@@ -1,0 +1,82 @@
+"""Settings of cache_dashboard: one ``CACHE_DASHBOARD`` dict merged over documented defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+#: Every setting with its default. ``CACHE_DASHBOARD`` in the project's settings overrides any of them.
+DEFAULTS: dict[str, Any] = {
+    # Alias of CACHES that the module-level ``cache_manager`` uses.
+    "ALIAS": "default",
+    # Aliases the dashboard shows; None means every alias in CACHES.
+    "ALIASES": None,
+    # TTL in seconds per data type / namespace. ``<namespace>_invalid`` is the TTL of that
+    # namespace's negative-cache entries. None means "never expires".
+    "TTLS": {"ruc": 3600, "ruc_invalid": 86400, "estadisticas_ventas": 300},
+    # Dotted path of a zero-argument callable returning {name: seconds} overrides (the admin's
+    # TTL page stores them in the database). None disables overrides.
+    "TTL_OVERRIDES": "cache_dashboard.ttl_store.overrides",
+    # Seconds an in-process copy of the TTL overrides may be old (every worker sees an edit within this).
+    "TTL_OVERRIDE_REFRESH": 5,
+    # Fraction of a TTL removed at random (0.1 = up to 10 % shorter) so entries written together
+    # do not all expire in the same second.
+    "TTL_JITTER": 0.0,
+    # Hit/miss statistics shared through the cache server.
+    "STATS_ENABLED": True,
+    # How long per-minute buckets are kept, in seconds (>= 24 h by default).
+    "STATS_RETENTION": 86400 + 3600,
+    # Seconds between two flushes of the in-process counters to the cache server.
+    "STATS_FLUSH_INTERVAL": 1.0,
+    # TTL of the per-key lock that lets one caller refresh a missing entry while others wait.
+    "STAMPEDE_LOCK_TIMEOUT": 10,
+    # Longest time a caller waits for another caller's refresh before fetching itself (fail open).
+    "STAMPEDE_MAX_WAIT": 1.0,
+    # Seconds an entry stays readable past its TTL, to be served to callers while one refreshes it.
+    "STALE_GRACE": 60,
+    # XFetch early-refresh aggressiveness (1.0 as in Vattani et al.; 0 disables early refresh).
+    "XFETCH_BETA": 1.0,
+    # Consecutive cache errors that open the circuit breaker, and seconds before a half-open probe.
+    "CIRCUIT_FAILURE_THRESHOLD": 3,
+    "CIRCUIT_RESET_TIMEOUT": 5.0,
+    # Upper bound of a health check, in seconds, even when the server hangs.
+    "HEALTH_TIMEOUT": 1.0,
+    # A round trip slower than this makes the health status "warning".
+    "HEALTH_LATENCY_WARNING_MS": 100.0,
+    # Seconds between two polls of the admin overview.
+    "POLL_INTERVAL": 5,
+    # Prefix of every key CacheManager writes (inside the cache's own KEY_PREFIX/VERSION).
+    "KEY_PREFIX": "cd",
+    # Seconds between two errors logged for the same alias (the rest are counted, not logged).
+    "LOG_RATE_LIMIT": 30.0,
+}
+
+
+@lru_cache(maxsize=None)
+def get_settings() -> dict[str, Any]:
+    """Return the effective settings: ``CACHE_DASHBOARD`` merged over :data:`DEFAULTS`."""
+    user = getattr(settings, "CACHE_DASHBOARD", None) or {}
+    unknown = set(user) - set(DEFAULTS)
+    merged = {**DEFAULTS, **{k: v for k, v in user.items() if k not in unknown}}
+    merged["TTLS"] = dict(user.get("TTLS", DEFAULTS["TTLS"]) or {})
+    merged["_UNKNOWN"] = sorted(unknown)
+    return merged
+
+
+def get_setting(name: str) -> Any:
+    """Return one effective setting by name."""
+    return get_settings()[name]
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    # override_settings() in tests must take effect at once.
+    if setting in ("CACHE_DASHBOARD", "CACHES"):
+        get_settings.cache_clear()
+        from cache_dashboard import adapters
+
+        adapters.reset()

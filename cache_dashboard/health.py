@@ -1,0 +1,148 @@
+"""Health probes per cache alias: connection, set/get/delete round trip, registry, server stats.
+
+``check(alias)`` never raises and returns within about ``HEALTH_TIMEOUT`` seconds even when the
+server hangs: the probes run in worker threads and are abandoned when the deadline passes. The
+probe key is unique and short-lived, and probes are not counted as hits or misses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from django.core.cache import caches
+
+from cache_dashboard.adapters import get_adapter
+from cache_dashboard.conf import get_setting
+
+_running: dict[str, threading.Thread] = {}
+
+
+def _run(name: str, alias: str, target: Any, deadline: float) -> tuple[bool, Any]:
+    """Run ``target`` in a daemon thread; (finished, result-or-exception)."""
+    box: dict[str, Any] = {}
+    slot = f"{alias}:{name}"
+    previous = _running.get(slot)
+    if previous is not None and previous.is_alive():
+        # A probe from an earlier check is still stuck on a hung socket: do not pile up threads.
+        return False, TimeoutError("the previous probe has not returned yet (server hung?)")
+
+    def work() -> None:
+        try:
+            box["result"] = target()
+        except BaseException as exc:  # reported, never raised
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name=f"cache_dashboard-health-{slot}", daemon=True)
+    _running[slot] = thread
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        return False, TimeoutError(f"no answer within {get_setting('HEALTH_TIMEOUT')} s")
+    return True, box.get("error", box.get("result"))
+
+
+def check(alias: str) -> dict[str, Any]:
+    """Health report of ``alias`` (shape documented in docs/internals/api-contract.md)."""
+    from cache_dashboard.manager.breaker import get_breaker
+
+    started = time.monotonic()
+    timeout = float(get_setting("HEALTH_TIMEOUT"))
+    deadline = started + timeout
+    report: dict[str, Any] = {
+        "alias": alias, "backend": "unknown", "location": "", "status": "unhealthy",
+        "checks": [], "server": [], "warnings": [], "circuit": "closed",
+        "checked_at": time.time(), "duration_ms": 0.0,
+    }
+    try:
+        adapter = get_adapter(alias)
+    except Exception as exc:
+        report["checks"].append({"name": "connection", "ok": False, "latency_ms": None, "error": str(exc)})
+        return report
+    report["backend"] = adapter.name
+    report["location"] = adapter.location_display()
+    report["circuit"] = get_breaker(alias).state
+    prefix = get_setting("KEY_PREFIX")
+
+    def roundtrip() -> dict[str, Any]:
+        cache = caches[alias]
+        key = f"{prefix}:health:{uuid.uuid4().hex}"
+        token = uuid.uuid4().hex
+        t0 = time.perf_counter()
+        cache.set(key, token, 10)
+        t1 = time.perf_counter()
+        got = cache.get(key)
+        cache.delete(key)
+        t2 = time.perf_counter()
+        cache.get_many([f"{prefix}:epoch", f"{prefix}:idx"])  # what the registry reads first
+        t3 = time.perf_counter()
+        return {"connect_ms": (t1 - t0) * 1000, "roundtrip_ms": (t2 - t0) * 1000,
+                "registry_ms": (t3 - t2) * 1000, "read_back": got == token}
+
+    def servers() -> list[dict[str, Any]]:
+        return adapter.server_info(max(0.1, timeout * 0.8))
+
+    results: dict[str, Any] = {}
+    threads = {}
+    for name, target in (("roundtrip", roundtrip), ("servers", servers)):
+        box: dict[str, Any] = {}
+        thread = threading.Thread(
+            target=lambda b=box, n=name, t=target: b.__setitem__(n, _run(n, alias, t, deadline)), daemon=True
+        )
+        thread.start()
+        threads[name] = (thread, box)
+    for name, (thread, box) in threads.items():
+        thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
+        results[name] = box.get(name, (False, TimeoutError(f"no answer within {timeout} s")))
+
+    finished, rt = results["roundtrip"]
+    checks = report["checks"]
+    if finished and isinstance(rt, dict):
+        checks.append({"name": "connection", "ok": True, "latency_ms": round(rt["connect_ms"], 3), "error": None})
+        ok = rt["read_back"]
+        error = None if ok else (
+            "DummyCache stores nothing" if adapter.name == "dummy" else "the value written was not read back"
+        )
+        checks.append({"name": "roundtrip", "ok": ok, "latency_ms": round(rt["roundtrip_ms"], 3), "error": error})
+        checks.append({"name": "registry", "ok": True, "latency_ms": round(rt["registry_ms"], 3), "error": None})
+    else:
+        error = adapter.mask(f"{type(rt).__name__}: {rt}")
+        for name in ("connection", "roundtrip", "registry"):
+            checks.append({"name": name, "ok": False, "latency_ms": None, "error": error})
+
+    finished, servers_result = results["servers"]
+    if finished and isinstance(servers_result, list):
+        report["server"] = servers_result
+    elif adapter.capabilities.server_stats:
+        report["server"] = [{"address": adapter.location_display(), "ok": False,
+                             "error": adapter.mask(f"{type(servers_result).__name__}: {servers_result}")}]
+
+    warnings = report["warnings"]
+    by_name = {c["name"]: c for c in checks}
+    if not by_name["connection"]["ok"]:
+        status = "unhealthy"
+    elif adapter.name == "dummy":
+        status = "warning"
+        warnings.append("DummyCache stores nothing: every read is a miss.")
+    elif not by_name["roundtrip"]["ok"]:
+        status = "unhealthy"
+    else:
+        status = "healthy"
+        latency = by_name["roundtrip"]["latency_ms"] or 0.0
+        if latency > float(get_setting("HEALTH_LATENCY_WARNING_MS")):
+            status = "warning"
+            warnings.append(f"Round trip took {latency:.1f} ms.")
+        down = [s["address"] for s in report["server"] if not s.get("ok")]
+        if down:
+            status = "warning"
+            warnings.append(f"Unreachable server(s): {', '.join(down)}.")
+        if report["circuit"] != "closed":
+            status = "warning"
+            warnings.append(f"Circuit breaker is {report['circuit']} after recent errors.")
+    if adapter.name == "locmem":
+        warnings.append("LocMemCache is per process: each worker has its own cache and statistics.")
+    report["status"] = status
+    report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+    return report

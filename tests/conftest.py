@@ -1,0 +1,158 @@
+"""Test fixtures: real redis-server / memcached processes and one CACHES alias per backend.
+
+The servers start once per session on free loopback ports and stop by PID at the end. Without
+the binaries, tests that need them skip locally; with CI=true the run fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.test.utils import override_settings
+
+from tests.servers import Server, have, start_memcached, start_redis
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+DJANGO_REDIS_TIMEOUTS = {"SOCKET_TIMEOUT": 0.5, "SOCKET_CONNECT_TIMEOUT": 0.5}
+MEMCACHED_TIMEOUTS = {"timeout": 0.5, "connect_timeout": 0.5}
+
+#: The aliases every contract test runs on.
+CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached"]
+NEEDS = {"redis": "redis", "django_redis": "redis", "redis_multi": "redis", "memcached": "memcached",
+         "memcached_pool": "memcached"}
+
+
+class Servers:
+    def __init__(self) -> None:
+        self.redis: Server | None = None
+        self.redis_replica: Server | None = None
+        self.memcached: Server | None = None
+        self.memcached2: Server | None = None
+        self.missing: list[str] = []
+
+    def start(self) -> None:
+        if have("redis-server"):
+            self.redis = start_redis()
+            self.redis_replica = start_redis(replica_of=self.redis.port)
+        else:
+            self.missing.append("redis-server")
+        if have("memcached"):
+            self.memcached = start_memcached()
+            self.memcached2 = start_memcached()
+        else:
+            self.missing.append("memcached")
+
+    def stop(self) -> None:
+        for server in (self.redis_replica, self.redis, self.memcached, self.memcached2):
+            if server is not None:
+                server.stop()
+
+    def caches(self, tmpdir: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t-default"},
+            "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t-locmem"},
+            "file": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmpdir},
+            "db": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cd_test_cache"},
+            "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+        }
+        if self.redis:
+            url = f"redis://127.0.0.1:{self.redis.port}"
+            out["redis"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                            "LOCATION": f"{url}/0", "OPTIONS": dict(REDIS_TIMEOUTS)}
+            out["django_redis"] = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"{url}/1",
+                                   "OPTIONS": dict(DJANGO_REDIS_TIMEOUTS)}
+            assert self.redis_replica is not None
+            out["redis_multi"] = {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": [f"{url}/2", f"redis://127.0.0.1:{self.redis_replica.port}/2"],
+                "OPTIONS": dict(REDIS_TIMEOUTS),
+            }
+        if self.memcached:
+            assert self.memcached2 is not None
+            out["memcached"] = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                                "LOCATION": self.memcached.address, "OPTIONS": dict(MEMCACHED_TIMEOUTS)}
+            out["memcached_pool"] = {
+                "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                "LOCATION": [self.memcached.address, self.memcached2.address],
+                "OPTIONS": dict(MEMCACHED_TIMEOUTS),
+            }
+        return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def servers() -> Iterator[Servers]:
+    """Start the servers and point CACHES at them for the whole session."""
+    found = Servers()
+    try:
+        found.start()
+        if found.missing and IN_CI:
+            pytest.exit(f"CI=true and {', '.join(found.missing)} missing: failing instead of skipping", 3)
+        with tempfile.TemporaryDirectory(prefix="cd-filecache-") as tmpdir:
+            with override_settings(CACHES=found.caches(tmpdir)):
+                yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """The test database plus the DatabaseCache table."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("createcachetable", verbosity=0)
+
+
+def reset_state() -> None:
+    """Empty every test cache and forget per-process state (breakers, epochs, stat buffers)."""
+    from cache_dashboard import stats
+    from cache_dashboard.manager import core
+    from cache_dashboard.manager.breaker import reset_breakers
+
+    reset_breakers()
+    core._epochs.clear()
+    for recorder in stats._recorders.values():
+        recorder._counts.clear()
+        recorder._sources.clear()
+        recorder._fetch_max.clear()
+    stats._recorders.clear()
+    for alias in ("default", "locmem", "file", "dummy"):
+        caches[alias].clear()  # local, per-test caches: clearing them is the point
+    for alias in ("redis", "django_redis", "redis_multi"):
+        if alias in caches.settings:
+            caches["redis"]._cache.get_client(write=True).flushall()  # our throwaway server only
+            break
+    if "memcached" in caches.settings:
+        caches["memcached_pool"]._cache.flush_all()  # our throwaway servers only
+
+
+@pytest.fixture(autouse=True)
+def _clean_caches(servers: Servers) -> Iterator[None]:
+    reset_state()
+    yield
+
+
+def require(alias: str, servers: Servers) -> None:
+    needed = NEEDS.get(alias)
+    if needed and needed + ("-server" if needed == "redis" else "") in servers.missing:
+        pytest.skip(f"{needed} is not installed (CI fails instead)")
+
+
+@pytest.fixture(params=CONTRACT_ALIASES)
+def alias(request: pytest.FixtureRequest, servers: Servers) -> str:
+    """Each contract test runs once per backend."""
+    require(request.param, servers)
+    return request.param
+
+
+@pytest.fixture
+def cm(alias: str):  # type: ignore[no-untyped-def]
+    from cache_dashboard import CacheManager
+
+    return CacheManager(alias)

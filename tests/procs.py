@@ -1,0 +1,44 @@
+"""Run test workers in real, separate processes (spawned, so nothing is shared but the servers)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.conf import settings
+
+
+def _init(caches: dict, dashboard: dict) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+    from django.test.utils import override_settings
+
+    override_settings(CACHES=caches, CACHE_DASHBOARD=dashboard).enable()
+
+
+def run_processes(target: Callable[..., Any], args: Sequence[tuple], start_in: float = 1.5) -> list[Any]:
+    """Run ``target(start_at, *a)`` for each ``a`` in ``args``, one process each, started together.
+
+    ``start_at`` is a wall-clock instant a little in the future: workers sleep until then so the
+    interesting part runs concurrently, after every interpreter has finished starting.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(len(args), initializer=_init, initargs=(settings.CACHES, settings.CACHE_DASHBOARD)) as pool:
+        pool.map(_noop, range(len(args)))  # wait until every worker has set Django up
+        start_at = time.time() + start_in
+        return pool.starmap(target, [(start_at, *a) for a in args])
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def wait_until(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)

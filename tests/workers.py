@@ -1,0 +1,55 @@
+"""Functions run in separate processes by the concurrency tests (importable by spawned workers)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.procs import wait_until
+
+
+def stampede(start_at: float, alias: str, key: str, fetch_seconds: float) -> Any:
+    from cache_dashboard import CacheManager
+    from cache_dashboard.adapters import get_adapter
+
+    cm = CacheManager(alias)
+
+    def fetch() -> dict:
+        get_adapter(alias).incr("test:fetch-count", 1, 60)
+        time.sleep(fetch_seconds)
+        return {"value": key}
+
+    wait_until(start_at)
+    return cm.get(key, fetch, 60, namespace="procs")
+
+
+def mark_many(start_at: float, alias: str, worker: int, count: int) -> int:
+    from cache_dashboard import CacheManager
+
+    cm = CacheManager(alias)
+    reasons = ("NO_EXISTE_SUNAT", "FORMATO_INVALIDO", "ERROR_API")
+    wait_until(start_at)
+    marked = 0
+    for i in range(count):
+        if cm.mark_invalid(f"w{worker}-{i}", reasons[i % 3], namespace="ruc", ttl=600):
+            marked += 1
+    return marked
+
+
+def hits(start_at: float, alias: str, gets: int) -> int:
+    from cache_dashboard import CacheManager
+
+    cm = CacheManager(alias)
+    wait_until(start_at)
+    for _ in range(gets):
+        cm.get("shared-key", lambda: "v", 60, namespace="stats")
+    cm.flush_stats()
+    return gets
+
+
+def read_after_invalidation(start_at: float, alias: str) -> Any:
+    from cache_dashboard import CacheManager
+
+    cm = CacheManager(alias)
+    wait_until(start_at)
+    return cm.get("k", namespace="shared", default="MISS")
