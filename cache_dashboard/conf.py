@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "TTL_JITTER": 0.0,
     # Hit/miss statistics shared through the cache server.
     "STATS_ENABLED": True,
+    # On Redis, delete an invalidated namespace's old entries in a background thread (SCAN + UNLINK)
+    # so memory comes back at once instead of at expiry.
+    "PURGE_ON_INVALIDATE": True,
     # How long per-minute buckets are kept, in seconds (>= 24 h by default).
     "STATS_RETENTION": 86400 + 3600,
     # Seconds between two flushes of the in-process counters to the cache server.

@@ -54,12 +54,16 @@ class StatsRecorder:
 
     # -- recording (hot path) --------------------------------------------------------------------
     def incr(self, nns: str | None, field: str, n: int = 1) -> None:
+        if not get_setting("STATS_ENABLED"):
+            return
         key = (nns or NO_NAMESPACE, field)
         with self._lock:
             self._counts[key] += n
         _ensure_flusher()
 
     def fetched(self, nns: str | None, seconds: float) -> None:
+        if not get_setting("STATS_ENABLED"):
+            return
         ns = nns or NO_NAMESPACE
         micros = int(seconds * 1_000_000)
         with self._lock:
@@ -70,6 +74,8 @@ class StatsRecorder:
         _ensure_flusher()
 
     def invalidated(self, nns: str | None, count: int, source: str | None) -> None:
+        if not get_setting("STATS_ENABLED"):
+            return
         with self._lock:
             self._counts[(nns or NO_NAMESPACE, "invalidations")] += count
             if source:
@@ -90,6 +96,10 @@ class StatsRecorder:
             fetch_max, self._fetch_max = self._fetch_max, {}
             sources, self._sources = self._sources, defaultdict(int)
         if not counts and not sources and time.monotonic() - self._published_at < INDEX_RECHECK:
+            return
+        from django.conf import settings
+
+        if self.alias not in settings.CACHES:  # the alias went away (settings changed): drop
             return
         try:
             self._write(counts, fetch_max, sources)

@@ -109,7 +109,7 @@ class Adapter:
         return sum(1 for key in keys if cache.delete(key))
 
     # -- key listing (Redis only) -------------------------------------------------------------
-    def scan_delete(self, prefix: str, pattern: str = "*") -> int:
+    def scan_delete(self, prefix: str, pattern: str = "*", only: Any = None) -> int:
         raise UnsupportedOperation(
             f"The {self.name} backend of cache alias {self.alias!r} cannot list its keys, so it cannot "
             "delete by pattern. Invalidate the keys by name, or put them in a namespace and use "

@@ -13,6 +13,9 @@ class DjangoRedisAdapter(RedisAdapter):
     def client(self) -> Any:
         return self.cache.client.get_client(write=True)
 
+    def decode(self, raw: bytes) -> Any:
+        return self.cache.client.decode(raw)
+
     def servers(self) -> list[str]:
         location = self.params.get("LOCATION", "")
         if isinstance(location, str):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cache_dashboard.adapters.base import Adapter, Capabilities, hit_ratio
@@ -98,10 +98,22 @@ class RedisAdapter(Adapter):
         if batch:
             yield client, batch
 
-    def scan_delete(self, prefix: str, pattern: str = "*") -> int:
-        """UNLINK every key under ``prefix`` matching ``pattern``, in batches of ~1000."""
+    def decode(self, raw: bytes) -> Any:
+        return self.cache._cache._serializer.loads(raw)
+
+    def scan_delete(self, prefix: str, pattern: str = "*", only: Callable[[Any], bool] | None = None) -> int:
+        """UNLINK every key under ``prefix`` matching ``pattern``, in batches of ~1000.
+
+        With ``only``, a batch's values are read first and only keys whose decoded value passes
+        ``only(value)`` are unlinked (used to purge old generations and keep fresh entries).
+        """
         deleted = 0
         for client, batch in self._scan(prefix, pattern):
+            if only is not None:
+                values = client.mget(batch)
+                batch = [k for k, v in zip(batch, values) if v is not None and only(self.decode(v))]
+                if not batch:
+                    continue
             deleted += int(client.unlink(*batch))
         return deleted
 

@@ -380,19 +380,27 @@ class CacheManager:
         recorder = stats.get_recorder(alias)
         recorder.saw_namespace(nns, namespace)
         recorder.invalidated(nns, 1, source)
-        if self.capabilities.physical_purge:
+        if self.capabilities.physical_purge and get_setting("PURGE_ON_INVALIDATE"):
             threading.Thread(target=self._purge_quietly, args=(namespace,), daemon=True,
                              name="cache_dashboard-purge").start()
 
     def purge_namespace(self, namespace: str) -> int:
-        """Delete a namespace's entries physically (Redis: SCAN COUNT 1000 + UNLINK per batch).
+        """Delete physically the entries of a namespace left behind by ``invalidate_namespace``.
 
-        This returns memory; it is not needed for correctness (``invalidate_namespace`` is).
+        Redis only: SCAN COUNT 1000 over the namespace's keys, then UNLINK per batch those whose
+        generation is not the current one (entries written since the invalidation are kept).
+        This returns memory; correctness never depends on it. Returns how many were deleted.
         """
         nns = normalize_namespace(namespace)
         with self._loud(f"purge namespace {namespace!r}"):
             cache = caches[self.alias]
-            return self.adapter.scan_delete(self._keys(self.alias, cache).entry_prefix(nns))
+            kb = self._keys(self.alias, cache)
+            current = cache.get(kb.generation(nns))
+
+            def old(value: Any) -> bool:
+                return not (type(value) is tuple and len(value) == 5 and value[0] == TAG and value[2] == current)
+
+            return self.adapter.scan_delete(kb.entry_prefix(nns), "*", old)
 
     def _purge_quietly(self, namespace: str) -> None:
         try:

@@ -1,0 +1,233 @@
+"""Item 4 (namespaces), item 5 (pattern invalidation) and item 6 (safe clear)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+
+from cache_dashboard import CacheManager, UnsupportedOperation
+from tests.conftest import require
+from tests.procs import run_processes
+from tests.workers import read_after_invalidation
+
+
+def test_invalidate_namespace_drops_only_that_namespace(cm: CacheManager) -> None:
+    for i in range(20):
+        cm.set(f"k{i}", i, 60, namespace="migo")
+        cm.set(f"k{i}", -i, 60, namespace="nubefact")
+    cm.set("k1", "plain", 60)
+    cm.invalidate_namespace("migo")
+    assert all(cm.get(f"k{i}", namespace="migo") is None for i in range(20))
+    assert [cm.get(f"k{i}", namespace="nubefact") for i in range(20)] == [-i for i in range(20)]
+    assert cm.get("k1") == "plain"
+    # and the namespace fills again normally
+    assert cm.get("k1", lambda: "refilled", 60, namespace="migo") == "refilled"
+    assert cm.get("k1", namespace="migo") == "refilled"
+
+
+def test_invalidate_unknown_namespace_is_fine(cm: CacheManager) -> None:
+    cm.invalidate_namespace("never-used")
+    cm.set("a", 1, 60, namespace="never-used")
+    assert cm.get("a", namespace="never-used") == 1
+
+
+def test_fetch_started_before_invalidation_does_not_survive_it(cm: CacheManager) -> None:
+    # The entry records the generation read *before* the fetch, so a value computed from data
+    # older than the invalidation is never served after it.
+    def fetch() -> str:
+        cm.invalidate_namespace("race")
+        return "computed-from-old-data"
+
+    assert cm.get("k", fetch, 60, namespace="race") == "computed-from-old-data"
+    assert cm.get("k", namespace="race") is None
+
+
+@pytest.mark.parametrize("alias_name", ["memcached", "redis", "django_redis"])
+def test_invalidate_namespace_is_constant_work(alias_name: str, servers: object) -> None:
+    """O(1): the same server commands whether the namespace has 5 or 2,000 keys (not counting
+    Redis's optional background purge, which only returns memory)."""
+    require(alias_name, servers)  # type: ignore[arg-type]
+    from pymemcache.client.base import Client
+
+    cm = CacheManager(alias_name)
+    excluded = ("info", "hello", "client", "select", "auth")  # the measurement's own connection
+
+    def commands() -> int:
+        if alias_name == "memcached":
+            host, port = servers.memcached.address.split(":")  # type: ignore[attr-defined]
+            client = Client((host, int(port)))
+            stats = client.stats()
+            client.close()
+            return sum(int(stats[k]) for k in (b"cmd_get", b"cmd_set", b"cmd_touch", b"incr_hits",
+                                               b"incr_misses", b"delete_hits", b"delete_misses"))
+        info = cm.adapter.client().info("commandstats")
+        return sum(v["calls"] for k, v in info.items() if not k.removeprefix("cmdstat_").startswith(excluded))
+
+    costs = []
+    # Counted alone: no stats flush and no background purge during the measurement.
+    with override_settings(CACHE_DASHBOARD={"STATS_ENABLED": False, "PURGE_ON_INVALIDATE": False}):
+        cm.flush_stats()
+        for size in (5, 2000):
+            ns = f"size{size}"
+            for i in range(size):
+                cm.set(f"k{i}", i, 60, namespace=ns)
+            cm.get("k0", namespace=ns)  # epoch and generation are known
+            before = commands()
+            cm.invalidate_namespace(ns)
+            costs.append(commands() - before)
+            assert cm.get("k1", namespace=ns) is None
+    assert costs[0] == costs[1]
+    assert costs[0] <= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias_name", ["redis", "memcached"])
+def test_namespace_invalidation_is_visible_to_other_processes_at_next_get(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    cm.set("k", "old", 600, namespace="shared")
+    assert run_processes(read_after_invalidation, [(alias_name,)] * 2) == ["old", "old"]
+    cm.invalidate_namespace("shared")
+    assert run_processes(read_after_invalidation, [(alias_name,)] * 2) == ["MISS", "MISS"]
+
+
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
+def test_purge_namespace_deletes_physically_and_only_that_namespace(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    for i in range(2500):
+        cm.set(f"k{i}", i, 600, namespace="big")
+    cm.set("k1", "keep", 600, namespace="other")
+    caches[alias_name].set("foreign", "keep")
+    kb = cm._keys(alias_name, caches[alias_name])
+
+    def stored(ns: str) -> int:
+        return cm.adapter.scan_count(kb.entry_prefix(ns))
+
+    assert stored("big") == 2500
+    assert cm.purge_namespace("big") == 0  # nothing was invalidated: nothing to purge
+    cm.invalidate_namespace("big")  # starts a background purge too; both may run at once
+    cm.set("fresh", "kept", 600, namespace="big")
+    cm.purge_namespace("big")
+    assert stored("big") == 1
+    assert stored("other") == 1
+    assert cm.get("fresh", namespace="big") == "kept"
+    assert cm.get("k1", namespace="other") == "keep"
+    assert caches[alias_name].get("foreign") == "keep"
+
+
+def test_invalidate_namespace_on_redis_purges_in_background(servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    for i in range(300):
+        cm.set(f"k{i}", i, 600, namespace="bg")
+    prefix = cm._keys("redis", caches["redis"]).entry_prefix("bg")
+    assert cm.adapter.scan_count(prefix) == 300
+    cm.invalidate_namespace("bg")
+    deadline = time.monotonic() + 10
+    while cm.adapter.scan_count(prefix) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cm.adapter.scan_count(prefix) == 0
+
+
+# -- item 5: patterns ------------------------------------------------------------------------------
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
+def test_pattern_invalidation_on_redis(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    for i in range(1500):
+        cm.set(f"ruc:20{i:09d}", i, 600, namespace="migo")
+    cm.set("ruc:other-ns", 1, 600, namespace="nubefact")
+    cm.set("ruc:plain", 1, 600)
+    caches[alias_name].set("ruc:foreign", 1)  # not written by CacheManager
+    assert cm.count_pattern("ruc:20*", namespace="migo") == 1500
+    assert cm.invalidate_pattern("ruc:2000000000[0-4]", namespace="migo") == 5
+    assert cm.invalidate_pattern("ruc:20*", namespace="migo") == 1495
+    assert cm.get("ruc:other-ns", namespace="nubefact") == 1
+    assert cm.get("ruc:plain") == 1
+    assert caches[alias_name].get("ruc:foreign") == 1
+    assert cm.invalidate_pattern("ruc:*") == 1  # plain keys only
+    assert cm.get("ruc:plain") is None
+
+
+def test_pattern_stays_within_key_prefix_even_with_glob_characters(servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    from django.conf import settings
+
+    base = settings.CACHES["redis"]
+    with override_settings(CACHES={**settings.CACHES,
+                                   "a": {**base, "KEY_PREFIX": "site[1]*"},
+                                   "b": {**base, "KEY_PREFIX": "site1x"}}):
+        a, b = CacheManager("a"), CacheManager("b")
+        a.set("k1", "a", 600)
+        b.set("k1", "b", 600)
+        assert a.invalidate_pattern("k*") == 1
+        assert b.get("k1") == "b"
+
+
+@pytest.mark.parametrize("alias_name", ["locmem", "memcached", "file", "dummy"])
+def test_pattern_invalidation_unsupported_elsewhere(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    with pytest.raises(UnsupportedOperation, match="invalidate_namespace"):
+        cm.invalidate_pattern("ruc:*")
+    with pytest.raises(UnsupportedOperation):
+        cm.count_pattern("ruc:*")
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "x\n", "k" * 1001])
+def test_bad_patterns_are_rejected(bad: str, servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        CacheManager("redis").invalidate_pattern(bad)
+
+
+# -- item 6: clear_all ------------------------------------------------------------------------------
+def test_clear_all_removes_only_what_cache_manager_wrote(cm: CacheManager) -> None:
+    cache = caches[cm.alias]
+    cache.set("django.contrib.sessions.cache:abc", {"user": 1})
+    cache.set("other-app", "keep")
+    cm.set("mine", 1, 600)
+    cm.set("mine", 2, 600, namespace="ruc")
+    cm.mark_invalid("20999999999", "NO_EXISTE_SUNAT", namespace="ruc")
+    cm.clear_all()
+    assert cm.get("mine") is None
+    assert cm.get("mine", namespace="ruc") is None
+    assert cm.invalid_entries("ruc") == []
+    assert cache.get("django.contrib.sessions.cache:abc") == {"user": 1}
+    assert cache.get("other-app") == "keep"
+    cm.set("after", 3, 600)
+    assert cm.get("after") == 3
+
+
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
+def test_clear_all_on_shared_redis_db_spares_other_prefixes_and_frees_memory(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    from django.conf import settings
+
+    base = settings.CACHES[alias_name]
+    with override_settings(CACHES={**settings.CACHES, "tenant": {**base, "KEY_PREFIX": "tenant"}}):
+        mine, tenant = CacheManager(alias_name), CacheManager("tenant")
+        for i in range(100):
+            mine.set(f"k{i}", i, 600)
+        tenant.set("k1", "tenant", 600)
+        old_epoch = mine._keys(alias_name, caches[alias_name]).base
+        assert mine.adapter.scan_count(old_epoch) == 100
+        mine.clear_all()
+        assert mine.adapter.scan_count(old_epoch) == 0  # memory returned at once
+        assert tenant.get("k1") == "tenant"
+        assert mine.get("k1") is None
+
+
+def test_clear_all_on_shared_memcached_spares_other_tenants(servers: object) -> None:
+    require("memcached", servers)  # type: ignore[arg-type]
+    raw = caches["memcached"]._cache
+    raw.set(b"other-tenant-key", b"keep")
+    cm = CacheManager("memcached")
+    cm.set("k", 1, 600)
+    cm.clear_all()
+    assert cm.get("k") is None
+    assert raw.get(b"other-tenant-key") == b"keep"
