@@ -85,6 +85,13 @@ def check(alias: str) -> dict[str, Any]:
         return adapter.server_info(max(0.1, timeout * 0.8))
 
     results: dict[str, Any] = {}
+    if not adapter.probe_in_thread:
+        for name, target in (("roundtrip", roundtrip), ("servers", servers)):
+            try:
+                results[name] = (True, target())
+            except Exception as exc:
+                results[name] = (True, exc)
+        return _finish(report, adapter, results, started)
     threads = {}
     for name, target in (("roundtrip", roundtrip), ("servers", servers)):
         box: dict[str, Any] = {}
@@ -96,7 +103,10 @@ def check(alias: str) -> dict[str, Any]:
     for name, (thread, box) in threads.items():
         thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
         results[name] = box.get(name, (False, TimeoutError(f"no answer within {timeout} s")))
+    return _finish(report, adapter, results, started)
 
+
+def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], started: float) -> dict[str, Any]:
     finished, rt = results["roundtrip"]
     checks = report["checks"]
     if finished and isinstance(rt, dict):

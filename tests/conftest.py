@@ -15,7 +15,7 @@ import pytest
 from django.core.cache import caches
 from django.test.utils import override_settings
 
-from tests.servers import Server, have, start_memcached, start_redis
+from tests.servers import Server, have, start_memcached, start_redis, wait_replica_synced
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
@@ -40,6 +40,7 @@ class Servers:
         if have("redis-server"):
             self.redis = start_redis()
             self.redis_replica = start_redis(replica_of=self.redis.port)
+            wait_replica_synced(self.redis_replica)
         else:
             self.missing.append("redis-server")
         if have("memcached"):

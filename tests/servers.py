@@ -56,6 +56,8 @@ class Server:
 
     def restart(self) -> None:
         """Start again on the same port (after stop()), e.g. to test recovery."""
+        if self.workdir:
+            os.makedirs(self.workdir, exist_ok=True)
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      cwd=self.workdir or None)
         _wait_port(self.port, self.proc)
@@ -82,12 +84,27 @@ def start_redis(replica_of: int | None = None) -> Server:
 
     def args(port: int) -> list[str]:
         out = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--protected-mode", "yes"]
+               "--protected-mode", "yes", "--repl-diskless-sync-delay", "0"]
         if replica_of:
             out += ["--replicaof", "127.0.0.1", str(replica_of)]
         return out
 
     return _start("redis", args)
+
+
+def wait_replica_synced(replica: Server, timeout: float = 15.0) -> None:
+    """Block until a replica's link to its primary is up (full sync done)."""
+    import redis
+
+    client = redis.Redis(port=replica.port, socket_timeout=1)
+    deadline = time.monotonic() + timeout
+    try:
+        while client.info("replication").get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis replica did not sync in time")
+            time.sleep(0.05)
+    finally:
+        client.close()
 
 
 def start_memcached() -> Server:

@@ -48,6 +48,8 @@ class Adapter:
 
     name = "unknown"
     capabilities = Capabilities()
+    #: Health probes of network backends run in a thread so a hung server cannot block the caller.
+    probe_in_thread = True
 
     def __init__(self, alias: str, params: Mapping[str, Any]) -> None:
         self.alias = alias
@@ -75,6 +77,10 @@ class Adapter:
 
     def mask(self, text: str) -> str:
         return mask_secrets(text, self.secrets())
+
+    def get_primary(self, key: str) -> Any:
+        """Read ``key`` where writes go (matters with read replicas: read-your-own-writes)."""
+        return self.cache.get(key)
 
     # -- counters -----------------------------------------------------------------------------
     def incr(self, key: str, delta: int = 1, timeout: float | None = None) -> int:

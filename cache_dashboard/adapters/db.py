@@ -5,6 +5,7 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 
 class DatabaseAdapter(Adapter):
     name = "db"
+    probe_in_thread = False  # the database connection has its own timeouts
     capabilities = Capabilities(exact_counters=False)
 
     def location_display(self) -> str:

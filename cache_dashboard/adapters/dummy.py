@@ -5,6 +5,7 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 
 class DummyAdapter(Adapter):
     name = "dummy"
+    probe_in_thread = False  # no socket to hang on
     capabilities = Capabilities(shared_stats=False, exact_counters=False)
 
     def incr(self, key: str, delta: int = 1, timeout: float | None = None) -> int:

@@ -5,4 +5,5 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 
 class FileBasedAdapter(Adapter):
     name = "file"
+    probe_in_thread = False  # no socket to hang on
     capabilities = Capabilities(exact_counters=False)

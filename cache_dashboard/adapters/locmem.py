@@ -5,6 +5,7 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 
 class LocMemAdapter(Adapter):
     name = "locmem"
+    probe_in_thread = False  # no socket to hang on
     capabilities = Capabilities(shared_stats=False)
 
     def location_display(self) -> str:

@@ -72,7 +72,7 @@ class RedisAdapter(Adapter):
         client = self.client()
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
-            for key, value in zip(chunk, client.mget([self.raw_key(k) for k in chunk])):
+            for key, value in zip(chunk, client.mget([self.raw_key(k) for k in chunk]), strict=True):
                 if value is not None:
                     try:
                         out[key] = int(value)
@@ -98,6 +98,10 @@ class RedisAdapter(Adapter):
         if batch:
             yield client, batch
 
+    def get_primary(self, key: str) -> Any:
+        raw = self.client().get(self.raw_key(key))
+        return None if raw is None else self.decode(raw)
+
     def decode(self, raw: bytes) -> Any:
         return self.cache._cache._serializer.loads(raw)
 
@@ -111,7 +115,7 @@ class RedisAdapter(Adapter):
         for client, batch in self._scan(prefix, pattern):
             if only is not None:
                 values = client.mget(batch)
-                batch = [k for k, v in zip(batch, values) if v is not None and only(self.decode(v))]
+                batch = [k for k, v in zip(batch, values, strict=True) if v is not None and only(self.decode(v))]
                 if not batch:
                     continue
             deleted += int(client.unlink(*batch))

@@ -42,7 +42,8 @@ from cache_dashboard import health, stats
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter
 from cache_dashboard.conf import get_setting
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
-from cache_dashboard.manager import registry, ttl as ttl_policy
+from cache_dashboard.manager import registry
+from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.breaker import get_breaker
 from cache_dashboard.manager.keys import KeyBuilder, normalize_key, normalize_namespace
 
@@ -104,8 +105,8 @@ class CacheManager:
         epoch_key = f"{get_setting('KEY_PREFIX')}:epoch"
         epoch = cache.get(epoch_key)
         if epoch is None:
-            cache.add(epoch_key, _fresh_counter(), None)
-            epoch = cache.get(epoch_key) or 0
+            fresh = _fresh_counter()
+            epoch = fresh if cache.add(epoch_key, fresh, None) else get_adapter(alias).get_primary(epoch_key)
         kb = cached[0] if cached is not None and cached[0].epoch == epoch else KeyBuilder(
             get_setting("KEY_PREFIX"), int(epoch)
         )
@@ -303,10 +304,10 @@ class CacheManager:
         except Exception:
             pass  # the lock's TTL frees it
 
-    @staticmethod
-    def _init_generation(cache: BaseCache, gkey: str) -> Any:
-        cache.add(gkey, _fresh_counter(), None)
-        return cache.get(gkey)
+    def _init_generation(self, cache: BaseCache, gkey: str) -> Any:
+        fresh = _fresh_counter()
+        # The value we added, or the primary's (a replica may not have the other writer's yet).
+        return fresh if cache.add(gkey, fresh, None) else self.adapter.get_primary(gkey)
 
     def _generation(self, cache: BaseCache, kb: KeyBuilder, nns: str | None) -> Any:
         if nns is None:

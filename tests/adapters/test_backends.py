@@ -1,0 +1,104 @@
+"""Item 12: the rest of the backends (file, database, dummy, memcached pool, Redis with a replica)
+and the system checks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from cache_dashboard import CacheManager
+from cache_dashboard.adapters import get_adapter
+from tests.conftest import require
+
+OTHER_ALIASES = ["file", "db", "memcached_pool", "redis_multi"]
+
+
+@pytest.fixture(params=OTHER_ALIASES)
+def other(request: pytest.FixtureRequest, servers: object) -> CacheManager:
+    require(request.param, servers)  # type: ignore[arg-type]
+    if request.param == "db":
+        request.getfixturevalue("transactional_db")  # the stats flusher thread writes too
+    return CacheManager(request.param)
+
+
+def settle(cm: CacheManager) -> None:
+    if cm.alias == "redis_multi":  # reads go to the replica: let replication catch up
+        cm.adapter.client().wait(1, 300)
+
+
+def test_contract_basics_on_other_backends(other: CacheManager) -> None:
+    calls = []
+    assert other.get("k", lambda: calls.append(1) or {"v": 1}, 60, namespace="ruc") == {"v": 1}
+    settle(other)
+    assert other.get("k", lambda: calls.append(1) or {"v": 2}, 60, namespace="ruc") == {"v": 1}
+    assert len(calls) == 1
+    other.set("plain", None, 60)
+    settle(other)
+    assert other.get("plain", default="x") is None
+    other.invalidate_namespace("ruc")
+    settle(other)
+    assert other.get("k", namespace="ruc") is None
+    other.mark_invalid("123", "FORMATO_INVALIDO", namespace="ruc")
+    settle(other)
+    assert other.invalid_breakdown("ruc") == {"FORMATO_INVALIDO": 1}
+    other.clear_all()
+    settle(other)
+    time.sleep(0.01)
+    assert other.get("plain", default="gone") == "gone"
+    assert other.get_health()["status"] in ("healthy", "warning")
+    assert other.get_stats()["totals"]["misses"] >= 1
+
+
+def test_memcached_pool_spreads_keys_over_both_servers(servers: object) -> None:
+    require("memcached", servers)  # type: ignore[arg-type]
+    cm = CacheManager("memcached_pool")
+    for i in range(200):
+        cm.set(f"k{i}", i, 60)
+    items = [s["curr_items"] for s in cm.get_health()["server"]]
+    assert len(items) == 2 and all(n > 20 for n in items)
+
+
+def test_dummy_backend_fails_open_and_says_so(servers: object) -> None:
+    cm = CacheManager("dummy")
+    assert cm.get("k", lambda: 5, 60) == 5
+    assert cm.get("k", default="miss") == "miss"
+    report = cm.get_health()
+    assert report["backend"] == "dummy" and report["status"] == "warning"
+    assert cm.mark_invalid("k", "ERROR_API", namespace="ruc") is not None
+    assert cm.invalid_entries("ruc") == []
+
+
+@pytest.mark.parametrize(("alias", "name", "capabilities"), [
+    ("locmem", "locmem", {"pattern_invalidation": False, "shared_stats": False}),
+    ("file", "file", {"pattern_invalidation": False, "exact_counters": False}),
+    ("redis", "redis", {"pattern_invalidation": True, "server_stats": True, "physical_purge": True}),
+    ("django_redis", "django_redis", {"pattern_invalidation": True, "server_stats": True}),
+    ("memcached", "memcached", {"pattern_invalidation": False, "server_stats": True, "shared_stats": True}),
+])
+def test_adapter_capabilities(alias: str, name: str, capabilities: dict, servers: object) -> None:
+    require(alias, servers)  # type: ignore[arg-type]
+    adapter = get_adapter(alias)
+    assert adapter.name == name
+    got = adapter.capabilities.as_dict()
+    assert {k: got[k] for k in capabilities} == capabilities
+
+
+def _ids(**overrides: object) -> set[str]:
+    with override_settings(**overrides):
+        return {m.id for m in run_checks(tags=["caches"])}
+
+
+def test_system_checks(servers: object) -> None:
+    from django.conf import settings
+
+    assert not {i for i in _ids() if i.startswith("cache_dashboard.E")}
+    assert "cache_dashboard.E001" in _ids(CACHE_DASHBOARD={"ALIAS": "nope"})
+    assert "cache_dashboard.E002" in _ids(CACHE_DASHBOARD={"TTLS": {"ruc": -5}})
+    assert "cache_dashboard.W001" in _ids(CACHE_DASHBOARD={"TTLZ": {}})
+    no_timeouts = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": "127.0.0.1:1"}
+    assert "cache_dashboard.W003" in _ids(CACHES={**settings.CACHES, "bare": no_timeouts})
+    assert "cache_dashboard.W004" in _ids(CACHES={**settings.CACHES, "long": {
+        **no_timeouts, "KEY_PREFIX": "p" * 70, "OPTIONS": {"timeout": 1, "connect_timeout": 1}}})

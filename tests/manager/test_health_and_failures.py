@@ -1,0 +1,211 @@
+"""Item 10 (health) and item 11 (fail open, circuit breaker, loud admin writes)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from cache_dashboard import CacheManager, CacheUnavailable
+from cache_dashboard.manager.breaker import get_breaker
+from tests.conftest import require
+from tests.servers import HungServer, free_port, start_memcached, start_redis
+
+REDIS_KEYS = {"version", "uptime", "used_memory", "maxmemory", "evicted_keys", "expired_keys",
+              "keyspace_hits", "keyspace_misses", "connected_clients", "instantaneous_ops_per_sec"}
+MEMCACHED_KEYS = {"version", "uptime", "curr_items", "bytes", "limit_maxbytes", "get_hits", "get_misses",
+                  "evictions", "curr_connections"}
+
+
+def test_health_shape(cm: CacheManager) -> None:
+    report = cm.get_health()
+    assert report["status"] == "healthy"
+    assert report["backend"] == {"locmem": "locmem", "redis": "redis", "django_redis": "django_redis",
+                                 "memcached": "memcached"}[cm.alias]
+    assert [c["name"] for c in report["checks"]] == ["connection", "roundtrip", "registry"]
+    assert all(c["ok"] and c["latency_ms"] is not None for c in report["checks"])
+    json.dumps(report)  # JSON-ready for the admin endpoint
+    if cm.backend in ("redis", "django_redis"):
+        assert REDIS_KEYS <= set(report["server"][0]) and report["server"][0]["ok"]
+    elif cm.backend == "memcached":
+        assert MEMCACHED_KEYS <= set(report["server"][0]) and report["server"][0]["ok"]
+    else:
+        assert report["server"] == []
+
+
+def test_health_reports_every_server_of_a_pool(servers: object) -> None:
+    require("memcached", servers)  # type: ignore[arg-type]
+    require("redis", servers)  # type: ignore[arg-type]
+    pool = CacheManager("memcached_pool").get_health()
+    assert pool["status"] == "healthy" and len(pool["server"]) == 2
+    assert all(MEMCACHED_KEYS <= set(s) for s in pool["server"])
+    multi = CacheManager("redis_multi").get_health()
+    assert len(multi["server"]) == 2 and {s["role"] for s in multi["server"]} == {"master", "slave"}
+
+
+@pytest.fixture
+def extra_alias() -> Iterator[callable]:  # type: ignore[valid-type]
+    """Add aliases for one test."""
+    stack = []
+
+    def add(**aliases: dict) -> None:
+        ctx = override_settings(CACHES={**settings.CACHES, **aliases})
+        ctx.enable()
+        stack.append(ctx)
+
+    yield add
+    for ctx in reversed(stack):
+        ctx.disable()
+
+
+def test_passwords_are_masked_everywhere(extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]
+    require("redis", servers)  # type: ignore[arg-type]
+    port = servers.redis.port  # type: ignore[attr-defined]
+    extra_alias(secret={"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": f"redis://user:s3cr3t-pw@127.0.0.1:{port}/3",
+                        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}})
+    cm = CacheManager("secret")
+    report = cm.get_health()
+    assert "s3cr3t-pw" not in json.dumps(report)
+    assert "***" in report["location"]
+    assert report["status"] == "unhealthy"  # the server has no such user: the error is shown, masked
+    assert "s3cr3t-pw" not in cm.location_display
+
+
+def test_health_of_unreachable_and_hung_servers_is_bounded(extra_alias) -> None:  # type: ignore[no-untyped-def]
+    hung = HungServer()
+    try:
+        extra_alias(
+            closed={"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": f"redis://127.0.0.1:{free_port()}/0"},
+            hung={"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                  "LOCATION": f"redis://127.0.0.1:{hung.port}/0",
+                  "OPTIONS": {"socket_timeout": 30, "socket_connect_timeout": 30}},
+            hung_mc={"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                     "LOCATION": f"127.0.0.1:{hung.port}"},  # pymemcache: no timeout at all
+        )
+        for alias in ("closed", "hung", "hung_mc"):
+            started = time.monotonic()
+            report = CacheManager(alias).get_health()
+            elapsed = time.monotonic() - started
+            assert report["status"] == "unhealthy", alias
+            assert report["checks"][0]["ok"] is False and report["checks"][0]["error"]
+            # A bound, not a benchmark: without it a hung server would block for 30 s or forever.
+            assert elapsed < 5, (alias, elapsed)
+    finally:
+        hung.close()
+
+
+class CountingHungServer(HungServer):
+    """Accepts and counts connections, never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted = 0
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+
+
+@pytest.mark.parametrize("backend", ["redis", "django_redis", "memcached", "memcached_ignore_exc"])
+def test_fail_open_on_hung_server_and_circuit_opens(backend: str, extra_alias) -> None:  # type: ignore[no-untyped-def]
+    hung = CountingHungServer()
+    location = f"127.0.0.1:{hung.port}"
+    config = {
+        "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://{location}/0",
+                  "OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}},
+        "django_redis": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": f"redis://{location}/0",
+                         "OPTIONS": {"SOCKET_TIMEOUT": 0.2, "SOCKET_CONNECT_TIMEOUT": 0.2}},
+        "memcached": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": location,
+                      "OPTIONS": {"timeout": 0.2, "connect_timeout": 0.2, "retry_attempts": 0}},
+        "memcached_ignore_exc": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                                 "LOCATION": location,
+                                 "OPTIONS": {"timeout": 0.2, "connect_timeout": 0.2, "ignore_exc": True}},
+    }[backend]
+    extra_alias(flaky=config)
+    cm = CacheManager("flaky")
+    try:
+        with override_settings(CACHE_DASHBOARD={"CIRCUIT_FAILURE_THRESHOLD": 3, "CIRCUIT_RESET_TIMEOUT": 60}):
+            for i in range(3):
+                assert cm.get(f"k{i}", lambda: "fetched", 60) == "fetched"
+            accepted = hung.accepted
+            for i in range(200):
+                assert cm.get(f"k{i}", lambda: "fetched", 60, namespace="ns") == "fetched"
+            if backend != "memcached_ignore_exc":
+                assert get_breaker("flaky").state == "open"
+                assert hung.accepted == accepted  # open circuit: no further connection attempts
+                cm.flush_stats()
+                assert cm.get_stats.__self__ is cm
+                with pytest.raises(CacheUnavailable):
+                    cm.invalidate("k1")  # admin writes fail loudly
+                with pytest.raises(CacheUnavailable):
+                    cm.invalidate_namespace("ns")
+                assert cm.get_invalid_info("k", namespace="ruc") is None  # reads fail open
+                assert cm.mark_invalid("k", "ERROR_API", namespace="ruc") is None
+                assert cm.set("k", 1, 60) is False
+    finally:
+        hung.close()
+
+
+@pytest.mark.parametrize("kind", ["redis", "memcached"])
+def test_half_open_probe_closes_circuit_when_server_returns(kind: str, extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]
+    require(kind, servers)  # type: ignore[arg-type]
+    server = start_redis() if kind == "redis" else start_memcached()
+    try:
+        if kind == "redis":
+            extra_alias(own={"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                             "LOCATION": f"redis://{server.address}/0",
+                             "OPTIONS": {"socket_timeout": 0.3, "socket_connect_timeout": 0.3}})
+        else:
+            extra_alias(own={"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                             "LOCATION": server.address,
+                             "OPTIONS": {"timeout": 0.3, "connect_timeout": 0.3, "retry_attempts": 0,
+                                         "dead_timeout": 0.1}})
+        cm = CacheManager("own")
+        with override_settings(CACHE_DASHBOARD={"CIRCUIT_RESET_TIMEOUT": 0.5}):
+            assert cm.get("k", lambda: "v1", 60) == "v1"
+            server.stop()
+            for _ in range(5):
+                assert cm.get("k", lambda: "from-source", 60) == "from-source"
+            assert get_breaker("own").state == "open"
+            server.restart()
+            time.sleep(0.7)
+            deadline = time.monotonic() + 10
+            while get_breaker("own").state != "closed" and time.monotonic() < deadline:
+                cm.get("k", lambda: "v2", 60)
+                time.sleep(0.2)
+            assert get_breaker("own").state == "closed"
+            assert cm.get("k", lambda: "v3", 60) in ("v2", "v3")
+            assert cm.get("k") in ("v2", "v3")  # cached again
+            cm.flush_stats()
+            assert cm.get_stats()["totals"]["errors"] >= 3
+    finally:
+        server.stop()
+
+
+def test_errors_are_logged_rate_limited(extra_alias, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    extra_alias(down={"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+                      "OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}})
+    cm = CacheManager("down")
+    with caplog.at_level(logging.ERROR, logger="cache_dashboard"), override_settings(
+        CACHE_DASHBOARD={"CIRCUIT_RESET_TIMEOUT": 0}
+    ):
+        for _ in range(20):
+            cm.get("k", lambda: 1, 60)
+    assert len([r for r in caplog.records if "failed" in r.getMessage()]) == 1

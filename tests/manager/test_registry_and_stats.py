@@ -1,0 +1,159 @@
+"""Item 8 (negative cache) and item 9 (shared statistics)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.test import override_settings
+
+from cache_dashboard import CacheManager
+from tests.conftest import require
+from tests.procs import run_processes
+from tests.workers import hits, mark_many
+
+
+def test_mark_read_and_remove(cm: CacheManager) -> None:
+    assert cm.is_invalid("20999999999", namespace="ruc") is False
+    entry = cm.mark_invalid("20999999999", "NO_EXISTE_SUNAT", namespace="ruc", detail={"upstream": 404})
+    assert entry is not None and entry["reason"] == "NO_EXISTE_SUNAT"
+    assert cm.is_invalid("20999999999", namespace="ruc") is True
+    assert cm.is_invalid("20999999999", namespace="nubefact") is False
+    info = cm.get_invalid_info("20999999999", namespace="ruc")
+    assert info is not None
+    assert info["reason"] == "NO_EXISTE_SUNAT" and info["detail"] == {"upstream": 404}
+    assert info["expires_at"] == pytest.approx(info["marked_at"] + 86400)  # TTLS["ruc_invalid"]
+    assert cm.remove_invalid("20999999999", namespace="ruc") is True
+    assert cm.remove_invalid("20999999999", namespace="ruc") is False
+    assert cm.is_invalid("20999999999", namespace="ruc") is False
+    assert cm.invalid_entries("ruc") == []
+
+
+def test_entries_newest_first_and_breakdown(cm: CacheManager) -> None:
+    cm.mark_invalid("123", "FORMATO_INVALIDO", namespace="ruc")
+    cm.mark_invalid("20999999999", "NO_EXISTE_SUNAT", namespace="ruc")
+    cm.mark_invalid("20100038146", "ERROR_API", namespace="ruc", ttl=60)
+    cm.mark_invalid("999", "FORMATO_INVALIDO", namespace="nubefact")
+    entries = cm.invalid_entries("ruc")
+    assert [e["key"] for e in entries] == ["20100038146", "20999999999", "123"]
+    assert set(entries[0]) == {"key", "namespace", "reason", "detail", "marked_at", "expires_at"}
+    assert cm.invalid_breakdown("ruc") == {"ERROR_API": 1, "FORMATO_INVALIDO": 1, "NO_EXISTE_SUNAT": 1}
+    assert cm.invalid_breakdown() == {"FORMATO_INVALIDO": 2, "ERROR_API": 1, "NO_EXISTE_SUNAT": 1}
+
+
+def test_re_marking_replaces_and_counts_once(cm: CacheManager) -> None:
+    cm.mark_invalid("123", "ERROR_API", namespace="ruc")
+    cm.mark_invalid("123", "FORMATO_INVALIDO", namespace="ruc")
+    assert cm.invalid_breakdown("ruc") == {"FORMATO_INVALIDO": 1}
+    assert len(cm.invalid_entries("ruc")) == 1
+
+
+def test_expired_entries_drop_out(cm: CacheManager) -> None:
+    cm.mark_invalid("short", "ERROR_API", namespace="ruc", ttl=1)
+    cm.mark_invalid("long", "NO_EXISTE_SUNAT", namespace="ruc", ttl=600)
+    assert cm.invalid_breakdown("ruc") == {"ERROR_API": 1, "NO_EXISTE_SUNAT": 1}
+    time.sleep(1.3)
+    assert cm.is_invalid("short", namespace="ruc") is False
+    assert [e["key"] for e in cm.invalid_entries("ruc")] == ["long"]
+    assert cm.invalid_breakdown("ruc") == {"NO_EXISTE_SUNAT": 1}
+
+
+def test_bad_reason_is_rejected_and_changes_nothing(cm: CacheManager) -> None:
+    with pytest.raises(ValueError):
+        cm.mark_invalid("k", "", namespace="ruc")
+    with pytest.raises(ValueError):
+        cm.mark_invalid("k", "   ", namespace="ruc")
+    assert cm.invalid_entries("ruc") == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis", "memcached"])
+def test_registry_exact_under_four_processes(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    marked = run_processes(mark_many, [(alias_name, w, 2500) for w in range(4)])
+    assert marked == [2500] * 4
+    cm = CacheManager(alias_name)
+    breakdown = cm.invalid_breakdown("ruc")
+    assert sum(breakdown.values()) == 10_000
+    assert breakdown == {"NO_EXISTE_SUNAT": 3336, "FORMATO_INVALIDO": 3332, "ERROR_API": 3332}
+    assert sum(cm.invalid_breakdown().values()) == 10_000  # the namespace is known to this process too
+
+
+# -- item 9: statistics ---------------------------------------------------------------------------------
+def test_hits_misses_sets_fetches_per_namespace(cm: CacheManager) -> None:
+    cm.get("a", lambda: 1, 60, namespace="ruc")  # miss + fetch + set
+    cm.get("a", lambda: 1, 60, namespace="ruc")  # hit
+    cm.get("a", namespace="ruc")  # hit
+    cm.get("b", namespace="nubefact")  # miss
+    cm.get("plain", lambda: 2, 60)  # miss + set, no namespace
+    cm.invalidate("a", namespace="ruc", source="admin")
+    stats = cm.get_stats()
+    assert stats["totals"]["hits"] == 2
+    assert stats["totals"]["misses"] == 3
+    assert stats["totals"]["sets"] == 2
+    assert stats["totals"]["fetches"] == 2
+    assert stats["totals"]["invalidations"] == 1
+    assert stats["totals"]["hit_ratio"] == pytest.approx(0.4)
+    assert stats["namespaces"]["ruc"]["hits"] == 2
+    assert stats["namespaces"]["nubefact"]["misses"] == 1
+    assert stats["namespaces"][""]["misses"] == 1
+    assert stats["sources"] == {"admin": 1}
+    ruc = cm.get_stats("ruc")
+    assert ruc["namespace"] == "ruc" and ruc["totals"]["hits"] == 2 and ruc["totals"]["misses"] == 1
+    assert sum(ruc["series"]["hits"]) == 2
+    assert len(ruc["series"]["timestamps"]) == 60 and ruc["resolution"] == 60
+    day = cm.get_stats(window=86400)
+    assert day["resolution"] == 3600 and len(day["series"]["timestamps"]) == 24
+    assert day["totals"]["hits"] == 2
+    assert stats["shared"] is (cm.backend != "locmem")
+
+
+def test_hit_path_adds_no_round_trip_for_stats(servers: object) -> None:
+    """Recording a hit touches only process memory: the server sees exactly one GET/MGET."""
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    cm.set("k", "v", 600)
+    cm.set("k", "v", 600, namespace="ns")
+    cm.get("k")
+    cm.get("k", namespace="ns")
+    cm.flush_stats()
+    client = cm.adapter.client()
+
+    def calls() -> dict[str, int]:
+        return {k: v["calls"] for k, v in client.info("commandstats").items()}
+
+    with override_settings(CACHE_DASHBOARD={"STATS_FLUSH_INTERVAL": 3600}):
+        cm.flush_stats()
+        before = calls()
+        for _ in range(50):
+            assert cm.get("k") == "v"
+            assert cm.get("k", namespace="ns") == "v"
+        after = calls()
+    changed = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    changed.pop("cmdstat_info", None)
+    # at most one epoch refresh (GET) happens in the loop, once a second
+    assert changed.get("cmdstat_mget") == 50
+    assert 50 <= changed.get("cmdstat_get", 0) <= 52
+    assert not {"cmdstat_incrby", "cmdstat_incr", "cmdstat_set"} & set(changed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias_name", ["redis", "memcached"])
+def test_stats_are_shared_across_processes_and_exact(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    assert run_processes(hits, [(alias_name, 300)] * 4) == [300] * 4
+    totals = CacheManager(alias_name).get_stats("stats")["totals"]
+    assert totals["hits"] + totals["misses"] == 1200
+    assert totals["misses"] >= 1 and totals["sets"] >= 1
+
+
+def test_locmem_stats_say_per_process() -> None:
+    stats = CacheManager("locmem").get_stats()
+    assert stats["shared"] is False and stats["scope"] == "per-process"
+
+
+def test_health_probes_are_not_counted(cm: CacheManager) -> None:
+    cm.get_health()
+    cm.get_health()
+    totals = cm.get_stats()["totals"]
+    assert totals["hits"] == totals["misses"] == totals["sets"] == 0
