@@ -1,4 +1,5 @@
-"""App configuration: loads the settings module and registers the system checks."""
+"""App configuration: loads the settings module, registers the system checks and connects the
+signal receivers of declarative invalidation rules."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -10,4 +11,6 @@ class CacheDashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cache_dashboard import checks, conf  # noqa: F401  (registers checks and the settings reset)
+        from cache_dashboard import checks, conf, invalidation  # noqa: F401  (registers checks, settings reset)
+
+        invalidation.connect_signals()

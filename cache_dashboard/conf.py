@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_settings() -> dict[str, Any]:
     """Return the effective settings: ``CACHE_DASHBOARD`` merged over :data:`DEFAULTS`."""
     user = getattr(settings, "CACHE_DASHBOARD", None) or {}

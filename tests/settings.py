@@ -1,6 +1,7 @@
 """Settings of the test suite. Cache aliases for real servers are added by tests/conftest.py."""
 
 import os
+import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -17,7 +18,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "cache_dashboard",
+    "tests.invalidation.testapp",
+    # the demo's apps, tested here too
+    "demo_site",
+    "ruc",
+    "shop",
 ]
+sys.path.insert(0, str(BASE_DIR.parent / "demo"))
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

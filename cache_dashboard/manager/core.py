@@ -564,8 +564,10 @@ class CacheManager:
 
     def known_namespaces(self) -> list[str]:
         """Namespaces from settings TTLS, TTL overrides and those seen in stats or the registry."""
-        names = {n for n in get_setting("TTLS") if not n.endswith("_invalid")}
-        names.update(n for n in ttl_policy.overrides() if not n.endswith("_invalid"))
+        # "<ns>_invalid" (negative-cache TTL) and "<ns>_error" (TTL of upstream-failure marks)
+        # are TTLs of a namespace, not namespaces of their own.
+        names = {n for n in get_setting("TTLS") if not n.endswith(("_invalid", "_error"))}
+        names.update(n for n in ttl_policy.overrides() if not n.endswith(("_invalid", "_error")))
         names.update(stats.get_recorder(self.alias).known("namespaces").values())
         return sorted(names)
 

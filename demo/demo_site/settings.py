@@ -1,0 +1,196 @@
+"""Settings of the cache_dashboard demo: LocMemCache + SQLite unless environment variables say otherwise.
+
+Cache selection (the README's backend table):
+
+=====================================================  ==========================================
+environment                                            cache
+=====================================================  ==========================================
+(nothing)                                              LocMemCache (per process, no server)
+``REDIS_URL=redis://127.0.0.1:6379/1``                 Django's RedisCache
+``CACHE_BACKEND=django_redis`` (+ ``REDIS_URL``)        django-redis
+``MEMCACHED_URL=127.0.0.1:11211[,host2:11211]``        PyMemcacheCache (several servers allowed)
+=====================================================  ==========================================
+
+Timeouts are short (0.5 s) on purpose: CacheManager fails open, so a dead cache server costs
+each request at most that long instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # demo/
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-secret-key-do-not-use-in-production")
+DEBUG = os.environ.get("DEMO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "cache_dashboard",
+    "demo_site",
+    "ruc",
+    "shop",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_site.urls"
+WSGI_APPLICATION = "demo_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "db.sqlite3")),
+        # The traffic generator writes while the server reads: wait for the lock, don't fail.
+        "OPTIONS": {"timeout": 20},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = os.environ.get("DEMO_LANGUAGE", "es")
+LANGUAGES = [("es", "Español"), ("en", "English")]
+TIME_ZONE = "America/Lima"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / ".cache" / "static"
+
+
+def build_caches(env: Mapping[str, str] = os.environ) -> dict[str, dict[str, Any]]:
+    """The ``CACHES`` setting for the environment ``env`` (see the module docstring).
+
+    ``CACHE_BACKEND`` (``locmem``, ``redis``, ``django_redis``, ``memcached``) forces a backend;
+    without it ``REDIS_URL`` selects Redis and ``MEMCACHED_URL`` memcached.
+    """
+    kind = env.get("CACHE_BACKEND", "").strip().lower().replace("-", "_")
+    redis_url = env.get("REDIS_URL", "").strip()
+    memcached_url = env.get("MEMCACHED_URL", "").strip()
+    timeout = float(env.get("CACHE_SOCKET_TIMEOUT", 0.5))
+    common = {"TIMEOUT": 300, "KEY_PREFIX": "demo"}
+
+    if kind == "django_redis":
+        return {
+            "default": {
+                **common,
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": redis_url or "redis://127.0.0.1:6379/1",
+                "OPTIONS": {
+                    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                    "SOCKET_CONNECT_TIMEOUT": timeout,
+                    "SOCKET_TIMEOUT": timeout,
+                },
+            }
+        }
+    if kind == "redis" or (kind == "" and redis_url):
+        return {
+            "default": {
+                **common,
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url or "redis://127.0.0.1:6379/1",
+                "OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout},
+            }
+        }
+    if kind in ("memcached", "pymemcache") or (kind == "" and memcached_url):
+        servers = [
+            s.strip().removeprefix("memcached://")
+            for s in (memcached_url or "127.0.0.1:11211").split(",")
+            if s.strip()
+        ]
+        return {
+            "default": {
+                **common,
+                "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                "LOCATION": servers if len(servers) > 1 else servers[0],
+                "OPTIONS": {
+                    "connect_timeout": timeout,
+                    "timeout": timeout,
+                    "no_delay": True,
+                    "use_pooling": True,
+                    "max_pool_size": 8,
+                },
+            }
+        }
+    return {
+        "default": {
+            **common,
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "cache-dashboard-demo",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
+
+
+CACHES = build_caches()
+
+CACHE_DASHBOARD = {
+    "ALIAS": "default",
+    # TTL per data type / namespace in seconds (the seeds' values); editable in the admin.
+    "TTLS": {
+        "ruc": 3600,  # valid RUCs: 1 h
+        "ruc_invalid": 86400,  # invalid RUCs: 24 h
+        "ruc_error": 60,  # upstream failures (ERROR_API): 1 min
+        "nubefact": 3600,
+        "nubefact_invalid": 86400,
+        "nubefact_error": 60,
+        "estadisticas_ventas": 300,
+        "estadisticas_usuarios": 600,
+        "productos_vendidos": 300,
+        "metodos_pago": 600,
+        "perfil_usuario": 3600,
+        "lista_productos": 300,
+    },
+    "POLL_INTERVAL": 5,
+}
+
+# The simulated upstream providers (ruc/upstream.py): latency in seconds, failure probability.
+DEMO_UPSTREAM = {
+    "LATENCY": float(os.environ.get("DEMO_UPSTREAM_LATENCY", 0.3)),
+    "FAILURE_RATE": float(os.environ.get("DEMO_UPSTREAM_FAILURE_RATE", 0.1)),
+    "NOT_FOUND_PERCENT": int(os.environ.get("DEMO_UPSTREAM_NOT_FOUND_PERCENT", 20)),
+}
+
+# Shared secret between ./demo/run's server and its traffic generator (empty: demo writes off).
+DEMO_TRAFFIC_TOKEN = os.environ.get("DEMO_TRAFFIC_TOKEN", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "cache_dashboard": {"handlers": ["console"], "level": os.environ.get("DEMO_LOG_LEVEL", "WARNING")},
+    },
+}
