@@ -1,0 +1,172 @@
+"""Audited mutations: each function changes the cache (or a TTL) and records who did it.
+
+Views and management commands call these, never ``CacheManager`` mutations directly, so every
+change leaves a :class:`~cache_dashboard.models.CacheAuditEntry` (and an admin ``LogEntry`` when a
+user is known, so the admin's "Recent actions" shows it). Cache errors propagate
+(``CacheUnavailable``/``UnsupportedOperation``); nothing is recorded for a change that did not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+
+from cache_dashboard.models import CacheAuditEntry, TTLOverride
+
+logger = logging.getLogger(__name__)
+
+Action = CacheAuditEntry.Action
+User = AbstractBaseUser | AnonymousUser | None
+
+#: ``source`` passed to CacheManager so the stats can tell admin invalidations apart.
+SOURCE = "admin"
+
+
+def record(
+    *,
+    user: User,
+    action: str,
+    alias: str = "",
+    namespace: str = "",
+    key: str = "",
+    pattern: str = "",
+    count: int | None = None,
+    detail: str = "",
+    actor: str = "",
+) -> CacheAuditEntry:
+    """Write one audit row (and a LogEntry when ``user`` is a saved user). ``actor`` names a non-user."""
+    real_user = user if (user is not None and getattr(user, "pk", None) is not None) else None
+    entry = CacheAuditEntry.objects.create(
+        user=real_user,
+        username=real_user.get_username() if real_user else actor,
+        alias=alias,
+        action=action,
+        namespace=namespace or "",
+        key=key or "",
+        pattern=pattern or "",
+        count=count,
+        detail=detail,
+    )
+    if real_user is not None:
+        _log_entry(real_user, entry)
+    return entry
+
+
+def _log_entry(user: Any, entry: CacheAuditEntry) -> None:
+    # LogEntry is a courtesy for the admin's history; the audit row above is the record.
+    try:
+        from django.contrib.admin.models import CHANGE, LogEntry
+        from django.contrib.contenttypes.models import ContentType
+
+        LogEntry.objects.create(
+            user_id=user.pk,
+            content_type_id=ContentType.objects.get_for_model(CacheAuditEntry).pk,
+            object_id=str(entry.pk),
+            object_repr=str(entry)[:200],
+            action_flag=CHANGE,
+            change_message=str(entry)[:1000],
+        )
+    except Exception as exc:  # e.g. django.contrib.admin not installed (commands only)
+        logger.debug("cache_dashboard: LogEntry not written: %s", exc)
+
+
+def invalidate_key(alias: str, key: str, *, namespace: str | None, user: User, actor: str = "") -> int:
+    """Invalidate one key; returns how many keys the cache removed."""
+    from cache_dashboard.dashboard import get_manager
+
+    count = get_manager(alias).invalidate([key], namespace=namespace or None, source=SOURCE)
+    record(
+        user=user,
+        actor=actor,
+        action=Action.INVALIDATE_KEY,
+        alias=alias,
+        namespace=namespace or "",
+        key=key,
+        count=count,
+    )
+    return count
+
+
+def invalidate_namespace(alias: str, namespace: str, *, user: User, actor: str = "") -> None:
+    """Invalidate every key of a namespace (the count is not known: namespaces are versioned)."""
+    from cache_dashboard.dashboard import get_manager
+
+    get_manager(alias).invalidate_namespace(namespace, source=SOURCE)
+    record(user=user, actor=actor, action=Action.INVALIDATE_NAMESPACE, alias=alias, namespace=namespace)
+
+
+def count_pattern(alias: str, pattern: str, *, namespace: str | None) -> int:
+    """How many keys a pattern matches now (no change, so no audit row)."""
+    from cache_dashboard.dashboard import get_manager
+
+    return get_manager(alias).count_pattern(pattern, namespace=namespace or None)
+
+
+def invalidate_pattern(
+    alias: str, pattern: str, *, namespace: str | None, user: User, actor: str = ""
+) -> int:
+    """Delete the keys matching a glob pattern (Redis only); returns how many were deleted."""
+    from cache_dashboard.dashboard import get_manager
+
+    count = get_manager(alias).invalidate_pattern(pattern, namespace=namespace or None, source=SOURCE)
+    record(
+        user=user,
+        actor=actor,
+        action=Action.INVALIDATE_PATTERN,
+        alias=alias,
+        namespace=namespace or "",
+        pattern=pattern,
+        count=count,
+    )
+    return count
+
+
+def clear_all(alias: str, *, user: User, actor: str = "") -> None:
+    """Remove everything this site cached in ``alias`` (see ``CacheManager.clear_all``)."""
+    from cache_dashboard.dashboard import get_manager
+
+    get_manager(alias).clear_all()
+    record(user=user, actor=actor, action=Action.CLEAR, alias=alias)
+
+
+def remove_invalid(alias: str, key: str, *, namespace: str, user: User, actor: str = "") -> bool:
+    """Remove one negative-cache entry; returns whether it existed."""
+    from cache_dashboard.dashboard import get_manager
+
+    removed = bool(get_manager(alias).remove_invalid(key, namespace=namespace))
+    record(
+        user=user,
+        actor=actor,
+        action=Action.REMOVE_INVALID,
+        alias=alias,
+        namespace=namespace,
+        key=key,
+        count=int(removed),
+    )
+    return removed
+
+
+def set_ttl(name: str, seconds: int, *, user: User, actor: str = "") -> TTLOverride:
+    """Create or change the TTL override of ``name``; every worker applies it within a few seconds."""
+    real_user = user if (user is not None and getattr(user, "pk", None) is not None) else None
+    previous = TTLOverride.objects.filter(name=name).values_list("seconds", flat=True).first()
+    override, _created = TTLOverride.objects.update_or_create(
+        name=name, defaults={"seconds": seconds, "updated_by": real_user}
+    )
+    detail = f"{previous if previous is not None else '-'} -> {seconds}"
+    record(user=user, actor=actor, action=Action.TTL_CHANGE, namespace=name, count=seconds, detail=detail)
+    return override
+
+
+def reset_ttl(name: str, *, user: User, actor: str = "") -> bool:
+    """Remove the override of ``name``; returns whether there was one."""
+    override = TTLOverride.objects.filter(name=name).first()
+    if override is None:
+        return False
+    previous = override.seconds
+    override.delete()
+    record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, detail=f"{previous} -> default")
+    return True

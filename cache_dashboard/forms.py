@@ -1,0 +1,167 @@
+"""Forms of the dashboard's mutations: each validates user input before anything touches the cache."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from cache_dashboard.models import TTL_MAX_SECONDS, TTL_MIN_SECONDS
+
+#: memcached's limit, and far more than any sane key; also bounds what we echo back in messages.
+MAX_KEY_LENGTH = 250
+
+# Glob syntax understood by Redis SCAN MATCH: *, ?, [...] (with \ escapes).
+_GLOB_TOKEN = re.compile(r"\\.|\[[^\]]*\]|[*?]")
+
+
+def validate_cache_text(value: str) -> None:
+    """Reject whitespace and control characters (memcached refuses them; they hide in logs)."""
+    for char in value:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValidationError(
+                _("Spaces and control characters are not allowed (found %(char)s)."),
+                code="invalid_char",
+                params={"char": repr(char)},
+            )
+
+
+def is_match_all(pattern: str) -> bool:
+    """True when a glob pattern has no literal character left, i.e. it matches (almost) every key."""
+    literal = _GLOB_TOKEN.sub(lambda m: m.group(0)[1:] if m.group(0).startswith("\\") else "", pattern)
+    return literal == ""
+
+
+def _choices(names: Iterable[str], *, blank: str | None = None) -> list[tuple[str, str]]:
+    choices = [("", blank)] if blank is not None else []
+    choices += [(name, name) for name in sorted(set(names)) if name]
+    return choices
+
+
+class KeyField(forms.CharField):
+    """A cache key as typed by staff: 1..250 characters, no spaces or control characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_KEY_LENGTH)
+        kwargs.setdefault("label", _("Key"))
+        super().__init__(**kwargs)
+        self.validators.append(validate_cache_text)
+
+
+class AliasFormMixin(forms.Form):
+    """Every mutation names the cache alias it applies to; the view checks it is a dashboard alias."""
+
+    alias = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+    def __init__(self, *args: Any, aliases: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases = list(aliases)
+
+    def clean_alias(self) -> str:
+        alias = self.cleaned_data["alias"]
+        if alias not in self.aliases:
+            raise ValidationError(_("Unknown cache alias."), code="unknown_alias")
+        return alias
+
+
+class InvalidateKeyForm(AliasFormMixin):
+    """Invalidate one key, optionally inside a namespace."""
+
+    key = KeyField(help_text=_("Exactly as the application passes it to the cache manager."))
+    namespace = forms.ChoiceField(label=_("Namespace"), required=False)
+
+    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["namespace"].choices = _choices(namespaces, blank=str(_("(no namespace)")))
+
+
+class RemoveInvalidForm(InvalidateKeyForm):
+    """Remove one negative-cache (invalid) entry so the next lookup asks the source again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["namespace"].required = True
+
+
+class InvalidateNamespaceForm(AliasFormMixin):
+    """Invalidate every key of one namespace."""
+
+    namespace = forms.ChoiceField(label=_("Namespace"))
+
+    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["namespace"].choices = _choices(namespaces, blank="---------")
+
+
+class InvalidatePatternForm(AliasFormMixin):
+    """Delete keys matching a glob pattern (Redis only): counted first, deleted after confirmation."""
+
+    pattern = forms.CharField(
+        label=_("Pattern"),
+        max_length=MAX_KEY_LENGTH,
+        help_text=_("Glob syntax: * any characters, ? one character, [abc] one of a set."),
+        validators=[validate_cache_text],
+    )
+    namespace = forms.ChoiceField(label=_("Namespace"), required=False)
+    allow_match_all = forms.BooleanField(
+        label=_("I really mean a pattern that matches every key"),
+        required=False,
+    )
+    # Set by the confirmation page: without it the view only counts matches.
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["namespace"].choices = _choices(namespaces, blank=str(_("(no namespace)")))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        pattern = cleaned.get("pattern")
+        if pattern and is_match_all(pattern) and not cleaned.get("allow_match_all"):
+            self.add_error(
+                "pattern",
+                ValidationError(
+                    _(
+                        "This pattern matches every key. Tick the confirmation box, or invalidate "
+                        "a namespace instead."
+                    ),
+                    code="match_all",
+                ),
+            )
+        return cleaned
+
+
+class ClearForm(AliasFormMixin):
+    """Confirmation of "clear everything this site cached" (superusers only)."""
+
+    confirm = forms.BooleanField(
+        label=_("Yes, remove everything listed above"),
+        required=True,
+    )
+
+
+class TTLOverrideForm(forms.Form):
+    """Set the TTL override of one known data type / namespace (overrides apply to every alias)."""
+
+    name = forms.ChoiceField(label=_("Name"))
+    seconds = forms.IntegerField(
+        label=_("Seconds"),
+        min_value=TTL_MIN_SECONDS,
+        max_value=TTL_MAX_SECONDS,
+        help_text=_("Whole seconds, from 1 second to 30 days (2592000)."),
+    )
+
+    def __init__(self, *args: Any, names: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].choices = _choices(names)
+
+
+class TTLResetForm(forms.Form):
+    """Remove the TTL override of one name so the settings default applies again."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)

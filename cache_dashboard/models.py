@@ -1,0 +1,150 @@
+"""Database models of the admin section: permissions carrier, TTL overrides and the audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+#: Bounds of a TTL override, in whole seconds (1 s to 30 days).
+TTL_MIN_SECONDS = 1
+TTL_MAX_SECONDS = 30 * 24 * 3600
+
+
+class CacheDashboard(models.Model):
+    """No table: exists only to carry the dashboard's permissions and its admin-index entry.
+
+    An unmanaged model is the supported way to put a non-CRUD page in the admin (django-rq,
+    django-constance do the same); a fake ``_meta`` would break on Django upgrades.
+    """
+
+    # Explicit primary keys keep the migration identical whatever DEFAULT_AUTO_FIELD the project uses.
+    id = models.BigAutoField(primary_key=True)
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_dashboard", _("Can view the cache dashboard")),
+            ("invalidate_key", _("Can invalidate single cache keys")),
+            ("invalidate_namespace", _("Can invalidate cache namespaces and patterns")),
+            ("change_ttl", _("Can change cache TTLs")),
+        ]
+        verbose_name = _("cache dashboard")
+        verbose_name_plural = _("cache dashboard")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+
+class TTLOverride(models.Model):
+    """A staff-edited TTL for one data type / namespace, taking precedence over settings ``TTLS``."""
+
+    id = models.BigAutoField(primary_key=True)
+
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("Data type / namespace, as in the CACHE_DASHBOARD['TTLS'] setting."),
+    )
+    seconds = models.PositiveIntegerField(
+        _("seconds"),
+        validators=[MinValueValidator(TTL_MIN_SECONDS), MaxValueValidator(TTL_MAX_SECONDS)],
+        help_text=_("Whole seconds, from 1 second to 30 days (2592000)."),
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        # Editing overrides is governed by the dashboard's change_ttl permission, not CRUD perms.
+        default_permissions = ()
+        ordering = ["name"]
+        verbose_name = _("TTL override")
+        verbose_name_plural = _("TTL overrides")
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.seconds} s"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        self._refresh_store()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
+        self._refresh_store()
+        return result
+
+    def _refresh_store(self) -> None:
+        # This process sees the change at once; other workers within TTL_OVERRIDE_REFRESH seconds.
+        # Again after commit: a read between save() and COMMIT would have cached the old values.
+        from django.db import transaction
+
+        from cache_dashboard import ttl_store
+
+        ttl_store.reset()
+        transaction.on_commit(ttl_store.reset, using=self._state.db)
+
+
+class CacheAuditEntry(models.Model):
+    """One mutation done through the dashboard (or its management commands): who, when, what, how many."""
+
+    class Action(models.TextChoices):
+        INVALIDATE_KEY = "invalidate_key", _("Invalidate key")
+        INVALIDATE_NAMESPACE = "invalidate_namespace", _("Invalidate namespace")
+        INVALIDATE_PATTERN = "invalidate_pattern", _("Invalidate pattern")
+        CLEAR = "clear", _("Clear everything")
+        TTL_CHANGE = "ttl_change", _("Change TTL")
+        TTL_RESET = "ttl_reset", _("Remove TTL override")
+        REMOVE_INVALID = "remove_invalid", _("Remove invalid entry")
+
+    id = models.BigAutoField(primary_key=True)
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept apart from the FK so the log still says who it was after the user is deleted.
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    alias = models.CharField(_("cache alias"), max_length=100, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices, db_index=True)
+    namespace = models.CharField(_("namespace"), max_length=200, blank=True)
+    key = models.TextField(_("key"), blank=True)
+    pattern = models.TextField(_("pattern"), blank=True)
+    count = models.IntegerField(_("count"), null=True, blank=True, help_text=_("Keys affected, if known."))
+    detail = models.TextField(_("detail"), blank=True)
+
+    class Meta:
+        # Read-only in the admin: viewing is governed by the dashboard's view_dashboard permission.
+        default_permissions = ()
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.scope} ({self.alias})"
+
+    @property
+    def scope(self) -> str:
+        """A one-line description of what the action applied to."""
+        parts = []
+        if self.namespace:
+            parts.append(f"namespace={self.namespace}")
+        if self.key:
+            parts.append(f"key={self.key[:80]}")
+        if self.pattern:
+            parts.append(f"pattern={self.pattern[:80]}")
+        return " ".join(parts) or "-"

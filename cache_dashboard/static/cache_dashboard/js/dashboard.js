@@ -1,0 +1,360 @@
+/*
+ * Cache dashboard: draws the charts and keeps the overview live by polling its JSON endpoint.
+ * No inline JavaScript anywhere: data arrives through json_script elements and data-* attributes,
+ * so the pages work under a strict Content-Security-Policy. No build step; plain ES2017.
+ */
+(function () {
+  "use strict";
+
+  var DASH = "\u2014";
+
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    if (!el) { return null; }
+    try { return JSON.parse(el.textContent); } catch (e) { return null; }
+  }
+
+  function cssVar(el, name, fallback) {
+    var value = getComputedStyle(el).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function pick(obj, path) {
+    return path.split(".").reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
+  }
+
+  var formats = {
+    int: function (v) { return v == null ? DASH : Number(v).toLocaleString(); },
+    percent: function (v) { return v == null ? DASH : (Number(v) * 100).toFixed(1) + " %"; },
+    ms: function (v) { return v == null ? DASH : Number(v).toFixed(2) + " ms"; },
+    bytes: function (v) {
+      if (v == null) { return DASH; }
+      var units = ["bytes", "KB", "MB", "GB", "TB"], n = Number(v), i = 0;
+      while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+      return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+    },
+    text: function (v) { return v == null ? "" : String(v); },
+    dash: function (v) { return v == null || v === "" ? DASH : String(v); }
+  };
+
+  function format(kind, value) { return (formats[kind] || formats.text)(value); }
+
+  function timeLabel(epochSeconds) {
+    return new Date(epochSeconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function cell(tag, text, className) {
+    var el = document.createElement(tag);
+    el.textContent = text;
+    if (className) { el.className = className; }
+    return el;
+  }
+
+  // Charts are coloured from CSS variables; re-read them when the admin's theme changes.
+  var themed = [];
+  function onThemeChange(fn) { themed.push(fn); }
+  function watchTheme() {
+    var rerun = function () { themed.forEach(function (fn) { fn(); }); };
+    new MutationObserver(rerun).observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    if (window.matchMedia) {
+      var mq = window.matchMedia("(prefers-color-scheme: dark)");
+      if (mq.addEventListener) { mq.addEventListener("change", rerun); }
+    }
+  }
+
+  function axisColors(root) {
+    return { text: cssVar(root, "--cd-text", "#666"), grid: cssVar(root, "--cd-grid", "#e8e8e8") };
+  }
+
+  function lineChart(canvas, root, data, strings) {
+    if (!window.Chart || !canvas) { return null; }
+    var colors = axisColors(root);
+    var chart = new window.Chart(canvas, {
+      type: "line",
+      data: { labels: [], datasets: [
+        { label: strings.hits, data: [], borderWidth: 2, pointRadius: 0, tension: 0.2 },
+        { label: strings.misses, data: [], borderWidth: 2, pointRadius: 0, tension: 0.2 }
+      ] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true }, grid: { color: colors.grid } },
+          y: { beginAtZero: true, ticks: { color: colors.text, precision: 0 }, grid: { color: colors.grid } }
+        },
+        plugins: { legend: { labels: { color: colors.text } } }
+      }
+    });
+    function paint() {
+      var c = axisColors(root);
+      var hits = cssVar(root, "--cd-hits", "#417690"), misses = cssVar(root, "--cd-misses", "#ba2121");
+      chart.data.datasets[0].borderColor = hits;
+      chart.data.datasets[0].backgroundColor = hits;
+      chart.data.datasets[1].borderColor = misses;
+      chart.data.datasets[1].backgroundColor = misses;
+      ["x", "y"].forEach(function (axis) {
+        chart.options.scales[axis].ticks.color = c.text;
+        chart.options.scales[axis].grid.color = c.grid;
+      });
+      chart.options.plugins.legend.labels.color = c.text;
+      chart.update("none");
+    }
+    chart.cdSetData = function (series) {
+      chart.data.labels = (series.timestamps || []).map(timeLabel);
+      chart.data.datasets[0].data = series.hits || [];
+      chart.data.datasets[1].data = series.misses || [];
+      chart.update("none");
+    };
+    onThemeChange(paint);
+    paint();
+    chart.cdSetData((data.stats && data.stats.series) || {});
+    return chart;
+  }
+
+  function doughnutChart(canvas, root, breakdown) {
+    if (!window.Chart || !canvas || !breakdown) { return null; }
+    var chart = new window.Chart(canvas, {
+      type: "doughnut",
+      data: { labels: breakdown.labels, datasets: [{ data: breakdown.values, borderWidth: 1 }] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: { legend: { position: "bottom", labels: {} } }
+      }
+    });
+    function paint() {
+      var palette = [];
+      for (var i = 1; i <= 8; i += 1) { palette.push(cssVar(root, "--cd-c" + i, "#888")); }
+      var ds = chart.data.datasets[0];
+      ds.backgroundColor = breakdown.labels.map(function (_, i) { return palette[i % palette.length]; });
+      ds.borderColor = cssVar(root, "--cd-grid", "#e8e8e8");
+      chart.options.plugins.legend.labels.color = cssVar(root, "--cd-text", "#666");
+      chart.update("none");
+    }
+    onThemeChange(paint);
+    paint();
+    return chart;
+  }
+
+  // ---- the live overview ------------------------------------------------------------------
+
+  function Overview(el, root) {
+    this.el = el;
+    this.root = root;
+    this.endpoint = el.getAttribute("data-endpoint");
+    this.alias = el.getAttribute("data-alias");
+    this.window = el.getAttribute("data-window");
+    this.interval = Math.max(1000, parseInt(el.getAttribute("data-poll-ms"), 10) || 5000);
+    this.strings = readJSON("cd-strings") || {};
+    this.live = el.querySelector("[data-cd-live]");
+    this.polls = 0;
+    this.timer = null;
+    this.inFlight = false;
+    this.again = false;
+    this.lastSuccess = new Date();
+    this.stale = false;
+    var data = readJSON("cd-data") || {};
+    this.chart = lineChart(document.getElementById("cd-hits-chart"), root, data, this.strings);
+    this.bindWindows();
+  }
+
+  Overview.prototype.t = function (key, params) {
+    var text = this.strings[key] || key;
+    Object.keys(params || {}).forEach(function (name) { text = text.replace("%(" + name + ")s", params[name]); });
+    return text;
+  };
+
+  Overview.prototype.bindWindows = function () {
+    var self = this;
+    this.el.querySelectorAll("[data-cd-window]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        self.window = link.getAttribute("data-cd-window");
+        self.el.querySelectorAll("[data-cd-window]").forEach(function (other) {
+          if (other === link) { other.setAttribute("aria-current", "true"); } else { other.removeAttribute("aria-current"); }
+        });
+        if (window.history && window.history.replaceState) { window.history.replaceState(null, "", link.href); }
+        self.poll();
+      });
+    });
+  };
+
+  Overview.prototype.start = function () {
+    var self = this;
+    document.addEventListener("visibilitychange", function () {
+      // Polling pauses while the tab is hidden and catches up at once when it is shown again.
+      if (document.visibilityState === "visible") { self.poll(); } else { self.stop(); }
+    });
+    this.schedule();
+  };
+
+  Overview.prototype.stop = function () {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+  };
+
+  Overview.prototype.schedule = function () {
+    var self = this;
+    this.stop();
+    if (document.visibilityState === "hidden") { return; }
+    this.timer = setTimeout(function () { self.poll(); }, this.interval);
+  };
+
+  Overview.prototype.poll = function () {
+    var self = this;
+    this.stop();
+    // A request is already out (e.g. the window was switched mid-poll): poll again right after it.
+    if (this.inFlight) { this.again = true; return; }
+    this.inFlight = true;
+    this.again = false;
+    var url = this.endpoint + "?" + new URLSearchParams({ alias: this.alias, window: this.window }).toString();
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        self.apply(data);
+        self.polls += 1;
+        self.lastSuccess = new Date();
+        self.stale = false;
+        if (self.live) {
+          self.live.classList.remove("cd-live--stale");
+          self.live.textContent = self.t("updated", { time: self.lastSuccess.toLocaleTimeString() });
+        }
+        self.el.setAttribute("data-cd-polls", String(self.polls));
+      })
+      .catch(function () {
+        // Keep the last numbers on screen and say how old they are; never break the page.
+        self.stale = true;
+        if (self.live) {
+          self.live.classList.add("cd-live--stale");
+          self.live.textContent = self.t("stale", { time: self.lastSuccess.toLocaleTimeString() });
+        }
+        self.el.setAttribute("data-cd-stale", "true");
+      })
+      .then(function () {
+        self.inFlight = false;
+        if (self.again) { self.poll(); } else { self.schedule(); }
+      });
+  };
+
+  Overview.prototype.apply = function (data) {
+    this.el.querySelectorAll("[data-cd-bind]").forEach(function (node) {
+      node.textContent = format(node.getAttribute("data-cd-format") || "text", pick(data, node.getAttribute("data-cd-bind")));
+    });
+    var status = (data.health && data.health.status) || "unhealthy";
+    var badge = this.el.querySelector("[data-cd-status]");
+    if (badge) {
+      badge.className = "cd-badge cd-badge--" + status;
+      badge.textContent = this.strings[status] || status;
+    }
+    this.applyChecks(data.health || {});
+    this.applyServers(data.servers || []);
+    this.applyNamespaces(data.namespaces || []);
+    if (this.chart && data.stats) { this.chart.cdSetData(data.stats.series || {}); }
+  };
+
+  Overview.prototype.applyChecks = function (health) {
+    var self = this;
+    var body = this.el.querySelector("[data-cd-checks]");
+    if (body) {
+      body.replaceChildren.apply(body, (health.checks || []).map(function (check) {
+        var tr = document.createElement("tr");
+        tr.appendChild(cell("td", check.name));
+        var td = document.createElement("td");
+        td.appendChild(cell("span", check.ok ? self.t("ok") : self.t("failed"), check.ok ? "cd-ok" : "cd-fail"));
+        tr.appendChild(td);
+        tr.appendChild(cell("td", format("ms", check.latency_ms)));
+        tr.appendChild(cell("td", check.error || "", "cd-break"));
+        return tr;
+      }));
+    }
+    var warnings = this.el.querySelector("[data-cd-warnings]");
+    if (warnings) {
+      warnings.replaceChildren.apply(warnings, (health.warnings || []).map(function (w) { return cell("li", w); }));
+    }
+  };
+
+  Overview.prototype.applyServers = function (servers) {
+    var self = this;
+    var body = this.el.querySelector("[data-cd-servers]");
+    if (!body) { return; }
+    body.replaceChildren.apply(body, servers.map(function (s) {
+      var tr = document.createElement("tr");
+      var first = cell("td", s.address + " ");
+      first.appendChild(cell("span", s.ok ? self.t("ok") : self.t("down"), s.ok ? "cd-ok" : "cd-fail"));
+      tr.appendChild(first);
+      tr.appendChild(cell("td", format("dash", s.version)));
+      tr.appendChild(cell("td", format("percent", s.hit_ratio)));
+      tr.appendChild(cell("td", format("dash", s.evictions)));
+      tr.appendChild(cell("td", format("bytes", s.memory) + (s.memory_limit ? " / " + format("bytes", s.memory_limit) : "")));
+      tr.appendChild(cell("td", format("dash", s.connections)));
+      tr.appendChild(cell("td", s.error || "", "cd-break"));
+      return tr;
+    }));
+  };
+
+  Overview.prototype.applyNamespaces = function (rows) {
+    var body = this.el.querySelector("[data-cd-namespaces]");
+    if (!body) { return; }
+    var existing = {};
+    body.querySelectorAll("tr[data-cd-ns]").forEach(function (tr) { existing[tr.getAttribute("data-cd-ns")] = tr; });
+    var template = this.el.querySelector("template[data-cd-ns-button]");
+    var columns = [["hits", "int"], ["misses", "int"], ["hit_ratio", "percent"], ["ttl_display", "text"], ["invalid", "dash"]];
+    rows.forEach(function (row) {
+      var tr = existing[row.name];
+      if (!tr) {
+        // A namespace that appeared since the page loaded: build its row (text only) and its button.
+        var empty = body.querySelector("tr.cd-empty");
+        if (empty) { empty.remove(); }
+        tr = document.createElement("tr");
+        tr.setAttribute("data-cd-ns", row.name);
+        var th = cell("th", row.name);
+        th.setAttribute("scope", "row");
+        tr.appendChild(th);
+        columns.forEach(function (col) {
+          var td = document.createElement("td");
+          td.setAttribute("data-cd-col", col[0]);
+          tr.appendChild(td);
+        });
+        if (template) {
+          var td = document.createElement("td");
+          var form = template.content.cloneNode(true);
+          var input = form.querySelector("input[name=namespace]");
+          if (input) { input.value = row.name; }
+          td.appendChild(form);
+          tr.appendChild(td);
+        }
+        body.appendChild(tr);
+      }
+      columns.forEach(function (col) {
+        // A column the poll does not carry (e.g. invalid counts) keeps its server-rendered value.
+        if (!(col[0] in row)) { return; }
+        var td = tr.querySelector('[data-cd-col="' + col[0] + '"]');
+        if (td) { td.textContent = format(col[1], row[col[0]]); }
+      });
+    });
+  };
+
+  function init() {
+    var root = document.getElementById("cd-root");
+    if (!root) { return; }
+    watchTheme();
+    var overviewEl = root.querySelector("[data-cd-overview]");
+    if (overviewEl) {
+      var overview = new Overview(overviewEl, root);
+      overview.start();
+    }
+    doughnutChart(document.getElementById("cd-breakdown-chart"), root, readJSON("cd-breakdown"));
+    root.setAttribute("data-cd-ready", "true");
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

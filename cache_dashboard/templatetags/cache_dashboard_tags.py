@@ -1,0 +1,46 @@
+"""Template filters of the dashboard pages (formatting only; no data access)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.formats import number_format
+
+from cache_dashboard.dashboard import human_duration
+
+register = template.Library()
+
+
+@register.filter
+def percent(ratio: Any) -> str:
+    """``0.875`` → "87.5 %"; None → "—" (no traffic yet)."""
+    if ratio is None or ratio == "":
+        return "—"
+    try:
+        return f"{number_format(float(ratio) * 100, 1)} %"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def human_ttl(seconds: Any) -> str:
+    """Seconds as "5 min", "1 h", "24 h"; None → "never expires"."""
+    return human_duration(seconds)
+
+
+@register.filter
+def latency(ms: Any) -> str:
+    """Milliseconds with two decimals; None → "—"."""
+    if ms is None or ms == "":
+        return "—"
+    try:
+        return f"{number_format(float(ms), 2)} ms"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def dash(value: Any) -> Any:
+    """None or empty → "—", anything else unchanged (0 stays 0)."""
+    return "—" if value is None or value == "" else value

@@ -1,0 +1,88 @@
+"""TTL overrides stored in the database, cached in-process and refreshed every few seconds.
+
+The core calls :func:`overrides` on the cache-miss path, so it must be cheap (one dict lookup
+almost always) and must never raise: a missing table, a broken connection or an async context all
+degrade to "no overrides" rather than breaking the caller's request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+# (values, monotonic time of the next refresh). Replaced as a whole so readers need no lock.
+_state: tuple[dict[str, int], float] = ({}, 0.0)
+
+
+def _refresh_interval() -> float:
+    try:
+        from cache_dashboard.conf import get_setting
+
+        return float(get_setting("TTL_OVERRIDE_REFRESH"))
+    except Exception:  # a bad setting must not break cache reads
+        return 5.0
+
+
+def _load() -> dict[str, int]:
+    from django.db import connections, router, transaction
+
+    from cache_dashboard.models import TTLOverride
+
+    db = router.db_for_read(TTLOverride)
+    connection = connections[db]
+    query = TTLOverride.objects.using(db).values_list("name", "seconds")
+    if connection.in_atomic_block:
+        # A savepoint, so a failing query (e.g. table not migrated yet on PostgreSQL) does not
+        # poison the caller's transaction.
+        with transaction.atomic(using=db):
+            return dict(query)
+    return dict(query)
+
+
+def overrides() -> dict[str, int]:
+    """Return ``{name: seconds}`` of the TTL overrides staff set in the admin.
+
+    The result is cached in-process and re-read from the database at most every
+    ``TTL_OVERRIDE_REFRESH`` seconds, so an edit reaches every worker within that time without a
+    restart. Never raises: on a database error it returns ``{}`` and retries after the interval.
+    """
+    global _state
+    values, next_refresh = _state
+    now = time.monotonic()
+    if now < next_refresh:
+        return values
+    # One thread refreshes; the others keep serving the previous values meanwhile.
+    if not _lock.acquire(blocking=False):
+        return values
+    try:
+        try:
+            values = _load()
+        except Exception as exc:  # documented: DB errors mean "no overrides"
+            logger.debug("cache_dashboard: TTL overrides unavailable: %s", exc)
+            values = {}
+        _state = (values, time.monotonic() + _refresh_interval())
+        return values
+    finally:
+        _lock.release()
+
+
+def reset() -> None:
+    """Make the next :func:`overrides` call re-read the database (this process sees an edit at once)."""
+    global _state
+    # Keep the old values: a concurrent reader that loses the refresh race serves them meanwhile.
+    _state = (_state[0], 0.0)
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    # override_settings(CACHE_DASHBOARD=...) in tests may change the refresh interval.
+    if setting in ("CACHE_DASHBOARD", "DATABASES"):
+        reset()
