@@ -7,6 +7,7 @@ degrade to "no overrides" rather than breaking the caller's request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -47,6 +48,37 @@ def _load() -> dict[str, int]:
     return dict(query)
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _load_in_thread() -> dict[str, int]:
+    # The ORM refuses to run inside an event loop (async views, aget()): read from a short-lived
+    # thread instead, and close that thread's connection so none leaks.
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        from django.db import connections
+
+        try:
+            result["values"] = _load()
+        except Exception as exc:
+            result["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work, name="cache_dashboard-ttl-overrides", daemon=True)
+    thread.start()
+    thread.join(timeout=2.0)
+    if "values" not in result:
+        raise result.get("error") or TimeoutError("TTL overrides query took longer than 2 s")
+    return result["values"]
+
+
 def overrides() -> dict[str, int]:
     """Return ``{name: seconds}`` of the TTL overrides staff set in the admin.
 
@@ -64,7 +96,7 @@ def overrides() -> dict[str, int]:
         return values
     try:
         try:
-            values = _load()
+            values = _load_in_thread() if _in_event_loop() else _load()
         except Exception as exc:  # documented: DB errors mean "no overrides"
             logger.debug("cache_dashboard: TTL overrides unavailable: %s", exc)
             values = {}

@@ -112,11 +112,12 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 
 def reset_state() -> None:
     """Empty every test cache and forget per-process state (breakers, epochs, stat buffers)."""
-    from cache_dashboard import stats
+    from cache_dashboard import stats, ttl_store
     from cache_dashboard.manager import core
     from cache_dashboard.manager.breaker import reset_breakers
 
     reset_breakers()
+    ttl_store.reset()  # a test's rolled-back TTLOverride must not linger in the in-process copy
     core._epochs.clear()
     for recorder in stats._recorders.values():
         recorder._counts.clear()

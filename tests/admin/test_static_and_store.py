@@ -129,3 +129,16 @@ def test_safe_error_masks_credentials() -> None:
 )
 def test_is_match_all(pattern: str, match_all: bool) -> None:
     assert is_match_all(pattern) is match_all
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ttl_store_works_inside_an_event_loop() -> None:
+    import asyncio
+
+    TTLOverride.objects.create(name="ruc", seconds=45)
+    ttl_store.reset()
+
+    async def read() -> dict[str, int]:
+        return ttl_store.overrides()  # sync call from async code, as the core's async twins do
+
+    assert asyncio.run(read()) == {"ruc": 45}
