@@ -232,10 +232,7 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
         totals["fetch_time_total_ms"] = round(fetch_us / 1000, 3)
         totals["fetch_time_max_ms"] = round(max_us / 1000, 3)
         totals["hit_ratio"] = _ratio(totals["hits"], totals["misses"])
-        if nns is not None or ns == NO_NAMESPACE or any(totals[f] for f in FIELDS if f in totals):
-            per_ns[original] = totals
-        elif ns in names:
-            per_ns[original] = totals
+        per_ns[original] = totals
 
     grand = empty_totals()
     for totals in per_ns.values():
@@ -286,7 +283,7 @@ def get_recorder(alias: str) -> StatsRecorder:
             return _recorders.setdefault(alias, StatsRecorder(alias))
 
 
-def flush_all() -> None:
+def flush_buffers() -> None:
     for recorder in list(_recorders.values()):
         recorder.flush()
 
@@ -311,7 +308,7 @@ def _flush_loop() -> None:
             interval = 1.0
         _wakeup.wait(interval)
         try:
-            flush_all()
+            flush_buffers()
         except Exception:  # never let the thread die
             logger.exception("cache_dashboard stats flush failed")
 
@@ -329,4 +326,4 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork)
-atexit.register(flush_all)
+atexit.register(flush_buffers)

@@ -63,6 +63,16 @@ def _fresh_counter() -> int:
     return int(time.time() * 1000)
 
 
+def _bump(cache: BaseCache, key: str) -> None:
+    """Move a generation/epoch counter on; a missing one gets a fresh value (which differs from
+    anything old entries carry)."""
+    try:
+        cache.incr(key)
+    except ValueError:
+        if not cache.add(key, _fresh_counter(), None):
+            cache.incr(key)
+
+
 class CacheManager:
     """The shared cache API. Cheap to build; holds no connection (``caches[alias]`` per call)."""
 
@@ -372,12 +382,7 @@ class CacheManager:
         with self._loud(f"invalidate namespace {namespace!r}"):
             cache = caches[alias]
             kb = self._keys(alias, cache)
-            gkey = kb.generation(nns)
-            try:
-                cache.incr(gkey)
-            except ValueError:  # no generation yet: any fresh value invalidates what exists
-                if not cache.add(gkey, _fresh_counter(), None):
-                    cache.incr(gkey)
+            _bump(cache, kb.generation(nns))
         recorder = stats.get_recorder(alias)
         recorder.saw_namespace(nns, namespace)
         recorder.invalidated(nns, 1, source)
@@ -453,12 +458,7 @@ class CacheManager:
         with self._loud("clear"):
             cache = caches[alias]
             old = self._keys(alias, cache)
-            epoch_key = f"{get_setting('KEY_PREFIX')}:epoch"
-            try:
-                cache.incr(epoch_key)
-            except ValueError:
-                if not cache.add(epoch_key, _fresh_counter(), None):
-                    cache.incr(epoch_key)
+            _bump(cache, f"{get_setting('KEY_PREFIX')}:epoch")
             _epochs.pop(alias, None)
             self._keys(alias, cache)
             if self.capabilities.physical_purge:
@@ -590,11 +590,5 @@ class CacheManager:
         return health.check(self.alias)
 
 
-class _DefaultManager(CacheManager):
-    """The module-level manager: follows ``CACHE_DASHBOARD["ALIAS"]`` at every call."""
-
-    def __init__(self) -> None:
-        super().__init__(None)
-
-
-cache_manager = _DefaultManager()
+#: The module-level manager: built without an alias, it follows ``CACHE_DASHBOARD["ALIAS"]`` at every call.
+cache_manager = CacheManager()

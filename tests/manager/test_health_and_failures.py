@@ -150,7 +150,6 @@ def test_fail_open_on_hung_server_and_circuit_opens(backend: str, extra_alias) -
                 assert get_breaker("flaky").state == "open"
                 assert hung.accepted == accepted  # open circuit: no further connection attempts
                 cm.flush_stats()
-                assert cm.get_stats.__self__ is cm
                 with pytest.raises(CacheUnavailable):
                     cm.invalidate("k1")  # admin writes fail loudly
                 with pytest.raises(CacheUnavailable):
