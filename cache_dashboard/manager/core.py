@@ -57,6 +57,18 @@ EPOCH_REFRESH = 1.0
 _epochs: dict[str, tuple[KeyBuilder, float]] = {}
 
 
+def hard_timeout(ttl: float, grace: float) -> int:
+    """Seconds the server keeps an entry: its TTL, then up to ``grace`` (at most the TTL) stale.
+
+    Rounded up, plus one second: Django's Redis and memcached backends truncate timeouts to
+    whole seconds, and memcached's clock ticks once a second, so an entry given ``n`` seconds
+    may vanish after ``n - 1``. Without the margin a 1 s TTL with 1 s of grace could be gone
+    before it is ever stale. Freshness never depends on this: the soft expiry stored in the
+    entry decides hits, this only bounds how long a stale copy can be served.
+    """
+    return math.ceil(ttl + min(grace, ttl)) + 1
+
+
 def _fresh_counter() -> int:
     # Starting values of epochs and generations: time-based, so a counter that was evicted and
     # re-created never comes back to a value that old entries carry.
@@ -301,7 +313,7 @@ class CacheManager:
         else:
             ttl = ttl_policy.jittered(float(ttl))
             soft = time.time() + ttl
-            timeout = ttl + min(float(get_setting("STALE_GRACE")), ttl)
+            timeout = hard_timeout(ttl, float(get_setting("STALE_GRACE")))
         cache.set(ekey, (TAG, value, gen, soft, round(delta, 6)), timeout)
         return True
 

@@ -10,6 +10,7 @@ themselves: their log slot expires with them.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -30,7 +31,8 @@ def mark(
 ) -> dict[str, Any]:
     seq = adapter.incr(kb.registry_seq(nns), 1, None)
     info = {**info, "seq": seq}
-    timeout = None if ttl is None else max(ttl, 1)
+    # Outlive the logical expiry (``expires_at``, checked on read): backends truncate to whole seconds.
+    timeout = None if ttl is None else math.ceil(ttl) + 1
     cache.set_many(
         {kb.registry_log(nns, seq): nkey, kb.registry_entry(nns, nkey): info}, timeout
     )

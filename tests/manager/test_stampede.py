@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from cache_dashboard import CacheManager
 from cache_dashboard.adapters import get_adapter
+from cache_dashboard.manager.core import hard_timeout
 from tests.conftest import require
 from tests.procs import run_processes
 from tests.workers import stampede
@@ -112,8 +113,32 @@ def test_stale_is_never_served_without_fetch_func_or_past_grace(cm: CacheManager
         cm.set("g", "old", ttl=1)
         time.sleep(1.1)
         assert cm.get("g") is None
-        time.sleep(1.2)  # past TTL + grace: physically gone, nothing stale to serve
-        assert cm.get("g", lambda: "fresh", 60) == "fresh"
+        time.sleep(hard_timeout(1, 1) - 1.1 + 0.2)  # past TTL + grace (+ rounding): physically gone
+        # Another caller is refreshing: with nothing stale left, this one waits, then fetches itself.
+        started, release = threading.Event(), threading.Event()
+
+        def slow_fetch() -> str:
+            started.set()
+            release.wait(5)
+            return "holder"
+
+        holder = threading.Thread(target=cm.get, args=("g", slow_fetch, 60))
+        holder.start()
+        try:
+            assert started.wait(5)
+            with override_settings(CACHE_DASHBOARD={"STALE_GRACE": 1, "STAMPEDE_MAX_WAIT": 0.2}):
+                assert cm.get("g", lambda: "fresh", 60) == "fresh"
+        finally:
+            release.set()
+            holder.join()
+
+
+def test_hard_timeout_outlives_ttl_plus_grace_on_whole_second_servers() -> None:
+    # Backends truncate to whole seconds and memcached may expire up to a second early.
+    assert hard_timeout(1, 1) == 3
+    assert hard_timeout(0.95, 60) == 3
+    assert hard_timeout(300, 60) == 361
+    assert hard_timeout(10, 0) == 11
 
 
 def test_xfetch_refreshes_early_when_fetch_is_slow_relative_to_ttl(cm: CacheManager) -> None:
