@@ -249,6 +249,11 @@ class CacheManager:
             return self._bypass(fetch_func, nns, None, recorder)
         if acquired:
             try:
+                # Double-checked: another caller may have stored a fresh value and released the
+                # lock between our read and our ``add``. Only the miss path pays this round trip.
+                fresh = self._fresh_since(cache, ekey, gen, nns, stale)
+                if fresh is not _MISSING:
+                    return fresh
                 return self._compute(cache, alias, key, namespace, nns, ekey, gen, fetch_func, ttl,
                                      recorder, breaker)
             finally:
@@ -262,6 +267,18 @@ class CacheManager:
             return value
         # The holder is slow or gone: fetch ourselves (fail open) rather than wait longer.
         return self._compute(cache, alias, key, namespace, nns, ekey, gen, fetch_func, ttl, recorder, breaker)
+
+    @staticmethod
+    def _fresh_since(cache: BaseCache, ekey: str, gen: Any, nns: str | None, seen: tuple | None) -> Any:
+        """The value of a fresh entry written since we read ``seen`` (None: nothing), else _MISSING."""
+        try:
+            entry = cache.get(ekey)
+        except Exception:
+            return _MISSING  # we hold the lock: fetching is the fail-open answer
+        if (type(entry) is tuple and len(entry) == 5 and entry[0] == TAG and (nns is None or entry[2] == gen)
+                and time.time() < entry[3] and (seen is None or entry[3] != seen[3])):
+            return entry[1]
+        return _MISSING
 
     def _wait(self, cache: BaseCache, ekey: str, lock_key: str, gen: Any, nns: str | None) -> Any:
         try:

@@ -10,8 +10,9 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from cache_dashboard import CacheManager
+from cache_dashboard import CacheManager, stats
 from cache_dashboard.adapters import get_adapter
+from cache_dashboard.manager.breaker import get_breaker
 from cache_dashboard.manager.core import hard_timeout
 from tests.conftest import require
 from tests.procs import run_processes
@@ -166,3 +167,21 @@ def test_xfetch_disabled_with_beta_zero() -> None:
         for _ in range(50):
             cm.get("x", lambda: fetches.append(1) or 2, 2)
     assert len(fetches) == 1
+
+
+def test_lock_winner_rechecks_for_a_value_stored_since_its_miss(cm: CacheManager) -> None:
+    # The interleaving behind a double fetch: our read missed, then another caller stored its value
+    # and released the lock, and only then did our add() win the lock. The winner must re-read the
+    # entry instead of fetching a second time (seen under load in CI with 4 processes).
+    cache = caches[cm.alias]
+    kb = cm._keys(cm.alias, cache)
+    cm.set("late", "stored-by-other", 60)
+    value = cm._fill(cache, kb, cm.alias, "late", None, None, kb.entry("late", None), None,
+                     lambda: pytest.fail("fetched again"), 60, None, False,
+                     stats.get_recorder(cm.alias), get_breaker(cm.alias))
+    assert value == "stored-by-other"
+    # An early refresh of an entry that nobody else rewrote still fetches.
+    entry = cache.get(kb.entry("late", None))
+    assert cm._fill(cache, kb, cm.alias, "late", None, None, kb.entry("late", None), None,
+                    lambda: "refreshed", 60, entry, True,
+                    stats.get_recorder(cm.alias), get_breaker(cm.alias)) == "refreshed"
