@@ -45,6 +45,9 @@ class StatsRecorder:
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self._lock = threading.Lock()
+        #: Serialises flushes, so ``flush()`` returns only when no other flush is still writing
+        #: (the background flusher may hold counts it swapped out of the buffer).
+        self._flush_lock = threading.Lock()
         self._counts: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._fetch_max: dict[str, int] = {}
         self._sources: defaultdict[str, int] = defaultdict(int)
@@ -90,7 +93,15 @@ class StatsRecorder:
 
     # -- flushing --------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Add the buffered deltas to the shared counters; on failure keep them for the next try."""
+        """Add the buffered deltas to the shared counters; on failure keep them for the next try.
+
+        When it returns, every count recorded before the call is in the server or, if the server
+        failed, back in the buffer: a concurrent background flush is waited for, not skipped.
+        """
+        with self._flush_lock:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             counts, self._counts = self._counts, defaultdict(int)
             fetch_max, self._fetch_max = self._fetch_max, {}
@@ -101,9 +112,10 @@ class StatsRecorder:
 
         if self.alias not in settings.CACHES:  # the alias went away (settings changed): drop
             return
+        from cache_dashboard.manager.breaker import get_breaker
+
         try:
             self._write(counts, fetch_max, sources)
-            self._publish_names()
         except Exception as exc:
             with self._lock:
                 for key, n in counts.items():
@@ -112,8 +124,11 @@ class StatsRecorder:
                     self._sources[key] += n
                 for ns, n in fetch_max.items():
                     self._fetch_max[ns] = max(n, self._fetch_max.get(ns, 0))
-            from cache_dashboard.manager.breaker import get_breaker
-
+            get_breaker(self.alias).log(exc)
+            return
+        try:  # the counts are written: a failure here must not put them back (double count)
+            self._publish_names()
+        except Exception as exc:
             get_breaker(self.alias).log(exc)
 
     def _write(self, counts: dict, fetch_max: dict, sources: dict) -> None:
@@ -320,6 +335,7 @@ def _after_fork() -> None:
     _flusher_pid = None
     for recorder in _recorders.values():
         recorder._lock = threading.Lock()
+        recorder._flush_lock = threading.Lock()
         recorder._counts.clear()
         recorder._sources.clear()
         recorder._fetch_max.clear()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from django.test import override_settings
 
-from cache_dashboard import CacheManager
+from cache_dashboard import CacheManager, stats
 from tests.conftest import require
 from tests.procs import run_processes
 from tests.workers import hits, mark_many
@@ -157,3 +158,28 @@ def test_health_probes_are_not_counted(cm: CacheManager) -> None:
     cm.get_health()
     totals = cm.get_stats()["totals"]
     assert totals["hits"] == totals["misses"] == totals["sets"] == 0
+
+
+def test_flush_waits_for_a_background_flush_in_flight(cm: CacheManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The background flusher swaps the buffer out before writing. A flush_stats() that ran during
+    # that write used to find an empty buffer and return at once, so get_stats() missed counts.
+    recorder = stats.get_recorder(cm.alias)
+    real_write = recorder._write
+    writing, proceed = threading.Event(), threading.Event()
+
+    def slow_write(*args: object) -> None:
+        writing.set()
+        proceed.wait(5)
+        real_write(*args)
+
+    for _ in range(5):
+        cm.get("absent")  # 5 misses, buffered
+    monkeypatch.setattr(recorder, "_write", slow_write)
+    background = threading.Thread(target=recorder.flush)
+    background.start()
+    assert writing.wait(5)
+    monkeypatch.setattr(recorder, "_write", real_write)
+    threading.Timer(0.2, proceed.set).start()
+    cm.flush_stats()  # must wait for the write in flight
+    assert cm.get_stats()["totals"]["misses"] == 5
+    background.join()
