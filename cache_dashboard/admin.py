@@ -22,32 +22,45 @@ from cache_dashboard.models import CacheAuditEntry, CacheDashboard, TTLOverride
 from cache_dashboard.views import PERM_CHANGE_TTL, PERM_VIEW, DashboardViews, user_can
 
 
-class CacheDashboardAdmin(admin.ModelAdmin):
+class DashboardPermissionsMixin:
+    """The dashboard's admin entries answer to its own permissions, not to model CRUD permissions.
+
+    Seeing them needs ``view_dashboard``; writing needs :attr:`write_permission` (None: read-only).
+    """
+
+    write_permission: str | None = None
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return user_can(request.user, PERM_VIEW)
+
+    def _can_write(self, request: HttpRequest) -> bool:
+        return self.write_permission is not None and user_can(request.user, self.write_permission)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._can_write(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._can_write(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._can_write(request)
+
+
+class CacheDashboardAdmin(DashboardPermissionsMixin, admin.ModelAdmin):
     """The admin-index entry of the dashboard; its URLs are the dashboard pages, not CRUD views."""
 
     def get_urls(self) -> list[URLPattern]:
         # Replaces the CRUD URLs entirely: the model has no table.
         return DashboardViews(self).get_urls()
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return user_can(request.user, PERM_VIEW)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, PERM_VIEW)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class TTLOverrideAdmin(admin.ModelAdmin):
+class TTLOverrideAdmin(DashboardPermissionsMixin, admin.ModelAdmin):
     """CRUD of TTL overrides for users with ``change_ttl``; every change is audited."""
 
+    write_permission = PERM_CHANGE_TTL
     list_display = ("name", "seconds", "human", "updated_by", "updated_at")
     search_fields = ("name",)
     readonly_fields = ("updated_by", "updated_at")
@@ -59,44 +72,18 @@ class TTLOverrideAdmin(admin.ModelAdmin):
 
         return human_duration(obj.seconds)
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, PERM_VIEW)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return user_can(request.user, PERM_CHANGE_TTL)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, PERM_CHANGE_TTL)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, PERM_CHANGE_TTL)
-
     def save_model(self, request: HttpRequest, obj: TTLOverride, form: Any, change: bool) -> None:
         previous = None
         if obj.pk:
             previous = TTLOverride.objects.filter(pk=obj.pk).values_list("seconds", flat=True).first()
         obj.updated_by = request.user if request.user.pk else None
         super().save_model(request, obj, form, change)
-        audit.record(
-            user=request.user,
-            action=CacheAuditEntry.Action.TTL_CHANGE,
-            namespace=obj.name,
-            count=obj.seconds,
-            detail=f"{previous if previous is not None else '-'} -> {obj.seconds}",
-        )
+        audit.record_ttl(obj.name, previous, obj.seconds, user=request.user)
 
     def delete_model(self, request: HttpRequest, obj: TTLOverride) -> None:
         name, seconds = obj.name, obj.seconds
         super().delete_model(request, obj)
-        audit.record(
-            user=request.user,
-            action=CacheAuditEntry.Action.TTL_RESET,
-            namespace=name,
-            detail=f"{seconds} -> default",
-        )
+        audit.record_ttl(name, seconds, None, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         # Row by row so each removal is audited and the in-process TTL copy is refreshed.
@@ -104,7 +91,7 @@ class TTLOverrideAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
-class CacheAuditEntryAdmin(admin.ModelAdmin):
+class CacheAuditEntryAdmin(DashboardPermissionsMixin, admin.ModelAdmin):
     """Read-only, filterable audit log of every dashboard mutation."""
 
     list_display = ("created_at", "username", "alias", "action", "namespace", "short_key", "pattern", "count")
@@ -119,21 +106,6 @@ class CacheAuditEntryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return user_can(request.user, PERM_VIEW)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def register(site: admin.AdminSite) -> None:

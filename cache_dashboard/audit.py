@@ -9,12 +9,16 @@ user is known, so the admin's "Recent actions" shows it). Cache errors propagate
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 
 from cache_dashboard.models import CacheAuditEntry, TTLOverride
+
+if TYPE_CHECKING:
+    from cache_dashboard import CacheManager
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +27,11 @@ User = AbstractBaseUser | AnonymousUser | None
 
 #: ``source`` passed to CacheManager so the stats can tell admin invalidations apart.
 SOURCE = "admin"
+
+
+def _saved_user(user: User) -> Any:
+    """``user`` if it is a saved user (it can be a foreign key), else None."""
+    return user if (user is not None and getattr(user, "pk", None) is not None) else None
 
 
 def record(
@@ -38,7 +47,7 @@ def record(
     actor: str = "",
 ) -> CacheAuditEntry:
     """Write one audit row (and a LogEntry when ``user`` is a saved user). ``actor`` names a non-user."""
-    real_user = user if (user is not None and getattr(user, "pk", None) is not None) else None
+    real_user = _saved_user(user)
     entry = CacheAuditEntry.objects.create(
         user=real_user,
         username=real_user.get_username() if real_user else actor,
@@ -73,29 +82,52 @@ def _log_entry(user: Any, entry: CacheAuditEntry) -> None:
         logger.debug("cache_dashboard: LogEntry not written: %s", exc)
 
 
-def invalidate_key(alias: str, key: str, *, namespace: str | None, user: User, actor: str = "") -> int:
-    """Invalidate one key; returns how many keys the cache removed."""
+def _audited(
+    action: str,
+    alias: str,
+    change: Callable[[CacheManager], Any],
+    *,
+    user: User,
+    actor: str,
+    counted: bool = False,
+    **scope: str,
+) -> Any:
+    """Apply ``change`` to the alias's manager, then record it; with ``counted`` the result is the count.
+
+    The shape every cache mutation shares: if ``change`` raises, nothing is recorded.
+    """
     from cache_dashboard.dashboard import get_manager
 
-    count = get_manager(alias).invalidate([key], namespace=namespace or None, source=SOURCE)
-    record(
+    result = change(get_manager(alias))
+    count = int(result) if counted else None
+    record(user=user, actor=actor, action=action, alias=alias, count=count, **scope)
+    return result
+
+
+def invalidate_key(alias: str, key: str, *, namespace: str | None, user: User, actor: str = "") -> int:
+    """Invalidate one key; returns how many keys the cache removed."""
+    return _audited(
+        Action.INVALIDATE_KEY,
+        alias,
+        lambda cm: cm.invalidate([key], namespace=namespace or None, source=SOURCE),
         user=user,
         actor=actor,
-        action=Action.INVALIDATE_KEY,
-        alias=alias,
+        counted=True,
         namespace=namespace or "",
         key=key,
-        count=count,
     )
-    return count
 
 
 def invalidate_namespace(alias: str, namespace: str, *, user: User, actor: str = "") -> None:
     """Invalidate every key of a namespace (the count is not known: namespaces are versioned)."""
-    from cache_dashboard.dashboard import get_manager
-
-    get_manager(alias).invalidate_namespace(namespace, source=SOURCE)
-    record(user=user, actor=actor, action=Action.INVALIDATE_NAMESPACE, alias=alias, namespace=namespace)
+    _audited(
+        Action.INVALIDATE_NAMESPACE,
+        alias,
+        lambda cm: cm.invalidate_namespace(namespace, source=SOURCE),
+        user=user,
+        actor=actor,
+        namespace=namespace,
+    )
 
 
 def count_pattern(alias: str, pattern: str, *, namespace: str | None) -> int:
@@ -109,55 +141,62 @@ def invalidate_pattern(
     alias: str, pattern: str, *, namespace: str | None, user: User, actor: str = ""
 ) -> int:
     """Delete the keys matching a glob pattern (Redis only); returns how many were deleted."""
-    from cache_dashboard.dashboard import get_manager
-
-    count = get_manager(alias).invalidate_pattern(pattern, namespace=namespace or None, source=SOURCE)
-    record(
+    return _audited(
+        Action.INVALIDATE_PATTERN,
+        alias,
+        lambda cm: cm.invalidate_pattern(pattern, namespace=namespace or None, source=SOURCE),
         user=user,
         actor=actor,
-        action=Action.INVALIDATE_PATTERN,
-        alias=alias,
+        counted=True,
         namespace=namespace or "",
         pattern=pattern,
-        count=count,
     )
-    return count
 
 
 def clear_all(alias: str, *, user: User, actor: str = "") -> None:
     """Remove everything this site cached in ``alias`` (see ``CacheManager.clear_all``)."""
-    from cache_dashboard.dashboard import get_manager
-
-    get_manager(alias).clear_all()
-    record(user=user, actor=actor, action=Action.CLEAR, alias=alias)
+    _audited(Action.CLEAR, alias, lambda cm: cm.clear_all(), user=user, actor=actor)
 
 
 def remove_invalid(alias: str, key: str, *, namespace: str, user: User, actor: str = "") -> bool:
     """Remove one negative-cache entry; returns whether it existed."""
-    from cache_dashboard.dashboard import get_manager
-
-    removed = bool(get_manager(alias).remove_invalid(key, namespace=namespace))
-    record(
-        user=user,
-        actor=actor,
-        action=Action.REMOVE_INVALID,
-        alias=alias,
-        namespace=namespace,
-        key=key,
-        count=int(removed),
+    return bool(
+        _audited(
+            Action.REMOVE_INVALID,
+            alias,
+            lambda cm: bool(cm.remove_invalid(key, namespace=namespace)),
+            user=user,
+            actor=actor,
+            counted=True,
+            namespace=namespace,
+            key=key,
+        )
     )
-    return removed
+
+
+def record_ttl(name: str, previous: int | None, seconds: int | None, *, user: User, actor: str = "") -> None:
+    """Audit a TTL override change (``seconds`` None: the override was removed)."""
+    before = previous if previous is not None else "-"
+    if seconds is None:
+        record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, detail=f"{before} -> default")
+    else:
+        record(
+            user=user,
+            actor=actor,
+            action=Action.TTL_CHANGE,
+            namespace=name,
+            count=seconds,
+            detail=f"{before} -> {seconds}",
+        )
 
 
 def set_ttl(name: str, seconds: int, *, user: User, actor: str = "") -> TTLOverride:
     """Create or change the TTL override of ``name``; every worker applies it within a few seconds."""
-    real_user = user if (user is not None and getattr(user, "pk", None) is not None) else None
     previous = TTLOverride.objects.filter(name=name).values_list("seconds", flat=True).first()
     override, _created = TTLOverride.objects.update_or_create(
-        name=name, defaults={"seconds": seconds, "updated_by": real_user}
+        name=name, defaults={"seconds": seconds, "updated_by": _saved_user(user)}
     )
-    detail = f"{previous if previous is not None else '-'} -> {seconds}"
-    record(user=user, actor=actor, action=Action.TTL_CHANGE, namespace=name, count=seconds, detail=detail)
+    record_ttl(name, previous, seconds, user=user, actor=actor)
     return override
 
 
@@ -168,5 +207,5 @@ def reset_ttl(name: str, *, user: User, actor: str = "") -> bool:
         return False
     previous = override.seconds
     override.delete()
-    record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, detail=f"{previous} -> default")
+    record_ttl(name, previous, None, user=user, actor=actor)
     return True

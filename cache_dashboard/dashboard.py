@@ -161,6 +161,7 @@ def build_overview(
                 "error": safe_error(exc),
             }
 
+    data["health_error"] = health_error(data.get("health") or {})
     data["servers"] = server_rows((data.get("health") or {}).get("server") or [])
 
     stats: dict[str, Any] | None
@@ -201,6 +202,16 @@ def build_overview(
     data["namespaces"] = rows
     data["duration_ms"] = round((time.monotonic() - started) * 1000, 2)
     return data
+
+
+def health_error(health: dict[str, Any]) -> str:
+    """Why a cache is not healthy, in one line for the health card ("" when every check passed)."""
+    if health.get("error"):
+        return str(health["error"])
+    for check in health.get("checks") or []:
+        if not check.get("ok") and check.get("error"):
+            return f"{check.get('name') or '?'}: {check['error']}"
+    return ""
 
 
 def _first(server: dict[str, Any], *names: str) -> Any:

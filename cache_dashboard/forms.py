@@ -21,11 +21,17 @@ _GLOB_TOKEN = re.compile(r"\\.|\[[^\]]*\]|[*?]")
 
 
 def validate_cache_text(value: str) -> None:
-    """Reject whitespace and control characters (memcached refuses them; they hide in logs)."""
+    """Reject control and invisible formatting characters (they hide in logs and messages).
+
+    Spaces are allowed: the manager percent-encodes any key, so ``"user 42"`` or an entry whose key
+    is ``<img src=x onerror=alert(1)>`` must stay invalidatable and removable from the admin.
+    """
+    if not value.strip():
+        raise ValidationError(_("This field cannot be blank."), code="blank")
     for char in value:
-        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+        if char != " " and (char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")):
             raise ValidationError(
-                _("Spaces and control characters are not allowed (found %(char)s)."),
+                _("Control characters are not allowed (found %(char)s)."),
                 code="invalid_char",
                 params={"char": repr(char)},
             )
@@ -44,23 +50,34 @@ def _choices(names: Iterable[str], *, blank: str | None = None) -> list[tuple[st
 
 
 class KeyField(forms.CharField):
-    """A cache key as typed by staff: 1..250 characters, no spaces or control characters."""
+    """A cache key exactly as typed (not stripped): 1..250 characters, no control characters."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", MAX_KEY_LENGTH)
+        kwargs.setdefault("strip", False)
         kwargs.setdefault("label", _("Key"))
         super().__init__(**kwargs)
         self.validators.append(validate_cache_text)
 
 
 class AliasFormMixin(forms.Form):
-    """Every mutation names the cache alias it applies to; the view checks it is a dashboard alias."""
+    """Every mutation names the cache alias it applies to; the view checks it is a dashboard alias.
+
+    All of them take the same keyword arguments (``aliases``, ``namespaces``), so the views can bind
+    any of them the same way; a form without a namespace field just ignores ``namespaces``.
+    """
 
     alias = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    #: ``auto_id`` of the form's fields, distinct per form so several can share one page.
+    auto_id_format = "id_%s"
 
-    def __init__(self, *args: Any, aliases: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, aliases: Iterable[str] = (), namespaces: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("auto_id", self.auto_id_format)
         super().__init__(*args, **kwargs)
         self.aliases = list(aliases)
+        self.namespaces = list(namespaces)
 
     def clean_alias(self) -> str:
         alias = self.cleaned_data["alias"]
@@ -75,9 +92,9 @@ class InvalidateKeyForm(AliasFormMixin):
     key = KeyField(help_text=_("Exactly as the application passes it to the cache manager."))
     namespace = forms.ChoiceField(label=_("Namespace"), required=False)
 
-    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = _choices(namespaces, blank=str(_("(no namespace)")))
+        self.fields["namespace"].choices = _choices(self.namespaces, blank=str(_("(no namespace)")))
 
 
 class RemoveInvalidForm(InvalidateKeyForm):
@@ -91,19 +108,24 @@ class RemoveInvalidForm(InvalidateKeyForm):
 class InvalidateNamespaceForm(AliasFormMixin):
     """Invalidate every key of one namespace."""
 
+    auto_id_format = "id_ns_%s"
+
     namespace = forms.ChoiceField(label=_("Namespace"))
 
-    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = _choices(namespaces, blank="---------")
+        self.fields["namespace"].choices = _choices(self.namespaces, blank="---------")
 
 
 class InvalidatePatternForm(AliasFormMixin):
     """Delete keys matching a glob pattern (Redis only): counted first, deleted after confirmation."""
 
+    auto_id_format = "id_pat_%s"
+
     pattern = forms.CharField(
         label=_("Pattern"),
         max_length=MAX_KEY_LENGTH,
+        strip=False,
         help_text=_("Glob syntax: * any characters, ? one character, [abc] one of a set."),
         validators=[validate_cache_text],
     )
@@ -115,9 +137,9 @@ class InvalidatePatternForm(AliasFormMixin):
     # Set by the confirmation page: without it the view only counts matches.
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = _choices(namespaces, blank=str(_("(no namespace)")))
+        self.fields["namespace"].choices = _choices(self.namespaces, blank=str(_("(no namespace)")))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

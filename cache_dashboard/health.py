@@ -3,6 +3,11 @@
 ``check(alias)`` never raises and returns within about ``HEALTH_TIMEOUT`` seconds even when the
 server hangs: the probes run in worker threads and are abandoned when the deadline passes. The
 probe key is unique and short-lived, and probes are not counted as hits or misses.
+
+Every human-readable text of the report (check labels, errors, warnings) is translated into the
+language active in the caller (e.g. the admin request); the worker threads run under that same
+language, since Django's active translation is per thread. ``name`` and ``status`` stay English
+identifiers; ``label`` is the check's translated name.
 """
 
 from __future__ import annotations
@@ -13,11 +18,39 @@ import uuid
 from typing import Any
 
 from django.core.cache import caches
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_setting
 
 _running: dict[str, threading.Thread] = {}
+
+#: Translated names of the checks, by their stable ``name``.
+CHECK_LABELS = {
+    "connection": gettext_lazy("connection"),
+    "roundtrip": gettext_lazy("round trip"),
+    "registry": gettext_lazy("registry"),
+}
+
+
+def _check(name: str, ok: bool, latency_ms: float | None, error: str | None) -> dict[str, Any]:
+    return {"name": name, "label": str(CHECK_LABELS[name]), "ok": ok, "latency_ms": latency_ms, "error": error}
+
+
+def _no_answer(timeout: float) -> TimeoutError:
+    return TimeoutError(_("no answer within %(seconds)s s") % {"seconds": timeout})
+
+
+def _in_language(language: str | None, target: Any) -> Any:
+    """``target`` wrapped to run under ``language`` (translation activation is per thread)."""
+
+    def run() -> Any:
+        with translation.override(language):
+            return target()
+
+    return run
 
 
 def _run(name: str, alias: str, target: Any, deadline: float) -> tuple[bool, Any]:
@@ -27,7 +60,7 @@ def _run(name: str, alias: str, target: Any, deadline: float) -> tuple[bool, Any
     previous = _running.get(slot)
     if previous is not None and previous.is_alive():
         # A probe from an earlier check is still stuck on a hung socket: do not pile up threads.
-        return False, TimeoutError("the previous probe has not returned yet (server hung?)")
+        return False, TimeoutError(_("the previous check has not returned yet (server hung?)"))
 
     def work() -> None:
         try:
@@ -35,12 +68,14 @@ def _run(name: str, alias: str, target: Any, deadline: float) -> tuple[bool, Any
         except BaseException as exc:  # reported, never raised
             box["error"] = exc
 
-    thread = threading.Thread(target=work, name=f"cache_dashboard-health-{slot}", daemon=True)
+    thread = threading.Thread(
+        target=_in_language(translation.get_language(), work), name=f"cache_dashboard-health-{slot}", daemon=True
+    )
     _running[slot] = thread
     thread.start()
     thread.join(max(0.0, deadline - time.monotonic()))
     if thread.is_alive():
-        return False, TimeoutError(f"no answer within {get_setting('HEALTH_TIMEOUT')} s")
+        return False, _no_answer(get_setting("HEALTH_TIMEOUT"))
     return True, box.get("error", box.get("result"))
 
 
@@ -59,7 +94,7 @@ def check(alias: str) -> dict[str, Any]:
     try:
         adapter = get_adapter(alias)
     except Exception as exc:
-        report["checks"].append({"name": "connection", "ok": False, "latency_ms": None, "error": str(exc)})
+        report["checks"].append(_check("connection", False, None, str(exc)))
         return report
     report["backend"] = adapter.name
     report["location"] = adapter.location_display()
@@ -93,16 +128,16 @@ def check(alias: str) -> dict[str, Any]:
                 results[name] = (True, exc)
         return _finish(report, adapter, results, started)
     threads = {}
+    language = translation.get_language()  # the probes' threads report in the caller's language
     for name, target in (("roundtrip", roundtrip), ("servers", servers)):
         box: dict[str, Any] = {}
-        thread = threading.Thread(
-            target=lambda b=box, n=name, t=target: b.__setitem__(n, _run(n, alias, t, deadline)), daemon=True
-        )
+        probe = _in_language(language, lambda b=box, n=name, t=target: b.__setitem__(n, _run(n, alias, t, deadline)))
+        thread = threading.Thread(target=probe, daemon=True)
         thread.start()
         threads[name] = (thread, box)
     for name, (thread, box) in threads.items():
         thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
-        results[name] = box.get(name, (False, TimeoutError(f"no answer within {timeout} s")))
+        results[name] = box.get(name, (False, _no_answer(timeout)))
     return _finish(report, adapter, results, started)
 
 
@@ -110,17 +145,17 @@ def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], start
     finished, rt = results["roundtrip"]
     checks = report["checks"]
     if finished and isinstance(rt, dict):
-        checks.append({"name": "connection", "ok": True, "latency_ms": round(rt["connect_ms"], 3), "error": None})
+        checks.append(_check("connection", True, round(rt["connect_ms"], 3), None))
         ok = rt["read_back"]
         error = None if ok else (
-            "DummyCache stores nothing" if adapter.name == "dummy" else "the value written was not read back"
+            _("DummyCache stores nothing") if adapter.name == "dummy" else _("the value written was not read back")
         )
-        checks.append({"name": "roundtrip", "ok": ok, "latency_ms": round(rt["roundtrip_ms"], 3), "error": error})
-        checks.append({"name": "registry", "ok": True, "latency_ms": round(rt["registry_ms"], 3), "error": None})
+        checks.append(_check("roundtrip", ok, round(rt["roundtrip_ms"], 3), error))
+        checks.append(_check("registry", True, round(rt["registry_ms"], 3), None))
     else:
         error = adapter.mask(f"{type(rt).__name__}: {rt}")
         for name in ("connection", "roundtrip", "registry"):
-            checks.append({"name": name, "ok": False, "latency_ms": None, "error": error})
+            checks.append(_check(name, False, None, error))
 
     finished, servers_result = results["servers"]
     if finished and isinstance(servers_result, list):
@@ -135,7 +170,7 @@ def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], start
         status = "unhealthy"
     elif adapter.name == "dummy":
         status = "warning"
-        warnings.append("DummyCache stores nothing: every read is a miss.")
+        warnings.append(_("DummyCache stores nothing: every read is a miss."))
     elif not by_name["roundtrip"]["ok"]:
         status = "unhealthy"
     else:
@@ -143,16 +178,27 @@ def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], start
         latency = by_name["roundtrip"]["latency_ms"] or 0.0
         if latency > float(get_setting("HEALTH_LATENCY_WARNING_MS")):
             status = "warning"
-            warnings.append(f"Round trip took {latency:.1f} ms.")
+            warnings.append(_("Round trip took %(ms).1f ms.") % {"ms": latency})
         down = [s["address"] for s in report["server"] if not s.get("ok")]
         if down:
             status = "warning"
-            warnings.append(f"Unreachable server(s): {', '.join(down)}.")
+            warnings.append(
+                ngettext("Unreachable server: %(servers)s.", "Unreachable servers: %(servers)s.", len(down))
+                % {"servers": ", ".join(down)}
+            )
         if report["circuit"] != "closed":
             status = "warning"
-            warnings.append(f"Circuit breaker is {report['circuit']} after recent errors.")
+            warnings.append(_circuit_warning(report["circuit"]))
     if adapter.name == "locmem":
-        warnings.append("LocMemCache is per process: each worker has its own cache and statistics.")
+        warnings.append(_("LocMemCache is per process: each worker process has its own cache and statistics."))
     report["status"] = status
     report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
     return report
+
+
+def _circuit_warning(state: str) -> str:
+    if state == "open":
+        return _("The circuit breaker is open after recent errors: calls skip the cache for a few seconds.")
+    if state == "half_open":
+        return _("The circuit breaker is half-open after recent errors: the next call probes the server.")
+    return _("The circuit breaker is %(state)s after recent errors.") % {"state": state}

@@ -2,16 +2,22 @@
 
 They are mounted by :class:`cache_dashboard.admin.CacheDashboardAdmin` through ``get_urls()``, so
 every view is wrapped in ``admin_site.admin_view`` (staff login, CSRF, never_cache). That only
-checks ``is_staff``: each view checks its own permission on top. Mutations are POST-only.
+checks ``is_staff``: each view checks its own permission on top. Mutations are POST-only and share
+one skeleton (:meth:`DashboardViews.mutate` driven by the :data:`MUTATIONS` table): permission,
+form, audited call, message, redirect.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import django
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -27,7 +33,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from cache_dashboard import audit
 from cache_dashboard.dashboard import (
@@ -107,18 +113,82 @@ def _only(*methods: str) -> Callable[[View], View]:
     return decorator
 
 
+def _post_only(page: str) -> Callable[[View], View]:
+    """POST-only action; a GET (a reload or a bookmarked URL after a form error) goes to ``page``.
+
+    GET never mutates. Redirecting instead of a bare 405 keeps the browser on a working page.
+    """
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(self: DashboardViews, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                alias = request.GET.get("alias")
+                return HttpResponseRedirect(self.url(page, alias=alias if alias in dashboard_aliases() else None))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(self, request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def _require(request: HttpRequest, perm: str) -> None:
     if not user_can(request.user, perm):
         raise PermissionDenied
 
 
 def _fromtimestamp(value: float | None) -> datetime.datetime | None:
+    """An epoch timestamp as the project's templates expect it: aware (UTC) with USE_TZ, else naive local."""
+    from django.conf import settings
+
     if value is None:
         return None
     try:
-        return datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
+        if settings.USE_TZ:
+            return datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
+        # Without USE_TZ, Django renders datetimes as they are: give it TIME_ZONE's wall clock.
+        return datetime.datetime.fromtimestamp(float(value))
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+def _detail_display(detail: Any) -> str:
+    """An invalid entry's detail as staff read it: JSON for dicts and lists, else the text itself."""
+    if detail is None or detail == "":
+        return ""
+    if isinstance(detail, (dict, list, tuple)):
+        try:
+            return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            pass
+    return str(detail)
+
+
+#: What a mutation's ``perform`` returns: a message (level, text), or a page to show instead.
+Outcome = tuple[int, str] | HttpResponse
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One POST action of the dashboard, run by :meth:`DashboardViews.mutate`.
+
+    ``perform(views, request, alias, cleaned_data)`` does the audited change and says what to report;
+    ``invalid(views, request, alias, form)`` answers a form with errors (nothing changed);
+    afterwards the browser goes to a safe posted ``next`` or to the page ``then`` (with the cleaned
+    fields named in ``then_query``).
+    """
+
+    perm: str
+    form: type[forms.Form]
+    perform: Callable[..., Outcome]
+    invalid: Callable[..., HttpResponse]
+    then: str
+    then_query: tuple[str, ...] = ()
+    form_kwargs: Callable[[DashboardViews, str], dict[str, Any]] = field(
+        default=lambda views, alias: {"aliases": dashboard_aliases(), "namespaces": views._namespaces(alias)}
+    )
 
 
 class DashboardViews:
@@ -208,6 +278,8 @@ class DashboardViews:
             "opts": CacheDashboard._meta,
             "app_label": CacheDashboard._meta.app_label,
             "can": dashboard_permissions(request.user),
+            # The admin's breadcrumbs are an <ol> of <li> since Django 6.1, a <div> before: match them.
+            "cd_breadcrumbs_list": django.VERSION >= (6, 1),
             "cd_urls": {
                 name: self.url(name, alias=alias if len(aliases) > 1 else None)
                 for name in ("overview", "invalid", "ttl", "invalidate", "clear")
@@ -311,13 +383,16 @@ class DashboardViews:
         except Exception as exc:  # server down: show the error, not a 500
             error = safe_error(exc)
         entries.sort(key=lambda e: e.get("marked_at") or 0, reverse=True)
+        for entry in entries:
+            entry["detail_display"] = _detail_display(entry.get("detail"))
         if query:
             needle = query.casefold()
             entries = [
                 e
                 for e in entries
                 if any(
-                    needle in str(e.get(f) or "").casefold() for f in ("key", "reason", "detail", "namespace")
+                    needle in str(e.get(f) or "").casefold()
+                    for f in ("key", "reason", "detail_display", "namespace")
                 )
             ]
         page = Paginator(entries, INVALID_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -395,32 +470,10 @@ class DashboardViews:
             )
         return rows, sorted(names)
 
-    def ttl(self, request: HttpRequest) -> HttpResponse:
-        """GET: defaults, overrides and effective TTLs. POST (change_ttl): set one override."""
-        _require(request, PERM_VIEW)
-        alias = self._alias_from(request.GET.get("alias") or request.POST.get("alias"))
-        bound = None
-        if request.method == "POST":
-            _require(request, PERM_CHANGE_TTL)
-            _rows, names = self._ttl_rows(alias)
-            bound = TTLOverrideForm(request.POST, names=names, auto_id="id_ttl_edit_%s")
-            if bound.is_valid():
-                name, seconds = bound.cleaned_data["name"], bound.cleaned_data["seconds"]
-                audit.set_ttl(name, seconds, user=request.user)
-                messages.success(
-                    request,
-                    _(
-                        "TTL of “%(name)s” set to %(human)s (%(seconds)d s); "
-                        "every worker applies it within a few seconds."
-                    )
-                    % {"name": name, "human": human_duration(seconds), "seconds": seconds},
-                )
-                return HttpResponseRedirect(self.url("ttl", alias=alias))
-        elif request.method != "GET":
-            return HttpResponseNotAllowed(["GET", "POST"])
-        rows, _names = self._ttl_rows(alias, bound)
+    def _ttl_page(self, request: HttpRequest, alias: str, bound: TTLOverrideForm | None = None) -> HttpResponse:
         from cache_dashboard.conf import get_setting
 
+        rows, names = self._ttl_rows(alias, bound)
         context = self._context(
             request,
             title=_("TTL configuration"),
@@ -428,29 +481,21 @@ class DashboardViews:
             alias=alias,
             rows=rows,
             bound=bound,
-            orphan_errors=bound is not None and bound.data.get("name") not in _names,
+            orphan_errors=bound is not None and bound.data.get("name") not in names,
             refresh=get_setting("TTL_OVERRIDE_REFRESH"),
         )
-        return TemplateResponse(request, "cache_dashboard/ttl.html", context, status=400 if bound else 200)
+        return TemplateResponse(request, "cache_dashboard/ttl.html", context)
 
-    @_only("POST")
-    def ttl_reset(self, request: HttpRequest) -> HttpResponse:
-        """Remove one TTL override (change_ttl)."""
-        _require(request, PERM_CHANGE_TTL)
-        alias = self._post_alias(request)
-        form = TTLResetForm(request.POST)
-        if form.is_valid() and audit.reset_ttl(form.cleaned_data["name"], user=request.user):
-            messages.success(
-                request,
-                _("TTL override of “%(name)s” removed; the default applies again.") % form.cleaned_data,
-            )
-        else:
-            messages.error(request, _("There is no TTL override with that name."))
-        return HttpResponseRedirect(self.url("ttl", alias=alias))
+    def ttl(self, request: HttpRequest) -> HttpResponse:
+        """GET: defaults, overrides and effective TTLs. POST (change_ttl): set one override."""
+        _require(request, PERM_VIEW)
+        if request.method == "POST":
+            return self.mutate(request, MUTATIONS["ttl"])
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        return self._ttl_page(request, self._alias_from(request.GET.get("alias")))
 
-    def _invalidate_page(
-        self, request: HttpRequest, alias: str, status: int = 200, **forms: Any
-    ) -> HttpResponse:
+    def _invalidate_page(self, request: HttpRequest, alias: str, **forms: Any) -> HttpResponse:
         aliases = dashboard_aliases()
         namespaces = self._namespaces(alias)
         initial = {"alias": alias}
@@ -461,24 +506,18 @@ class DashboardViews:
             pattern_ok = bool(getattr(caps, "pattern_invalidation", False))
         except Exception:
             pattern_ok = False
+        kwargs = {"aliases": aliases, "namespaces": namespaces}
         context = self._context(
             request,
             title=_("Invalidate"),
             tab="invalidate",
             alias=alias,
-            key_form=forms.get("key_form")
-            or InvalidateKeyForm(initial=ns_initial, aliases=aliases, namespaces=namespaces),
-            namespace_form=forms.get("namespace_form")
-            or InvalidateNamespaceForm(
-                initial=ns_initial, aliases=aliases, namespaces=namespaces, auto_id="id_ns_%s"
-            ),
-            pattern_form=forms.get("pattern_form")
-            or InvalidatePatternForm(
-                initial=initial, aliases=aliases, namespaces=namespaces, auto_id="id_pat_%s"
-            ),
+            key_form=forms.get("key_form") or InvalidateKeyForm(initial=ns_initial, **kwargs),
+            namespace_form=forms.get("namespace_form") or InvalidateNamespaceForm(initial=ns_initial, **kwargs),
+            pattern_form=forms.get("pattern_form") or InvalidatePatternForm(initial=initial, **kwargs),
             pattern_ok=pattern_ok,
         )
-        return TemplateResponse(request, "cache_dashboard/invalidate.html", context, status=status)
+        return TemplateResponse(request, "cache_dashboard/invalidate.html", context)
 
     @_only("GET")
     def invalidate(self, request: HttpRequest) -> HttpResponse:
@@ -486,132 +525,9 @@ class DashboardViews:
         _require(request, PERM_VIEW)
         return self._invalidate_page(request, self._alias_from(request.GET.get("alias")))
 
-    # -- actions ----------------------------------------------------------------------------
+    def _clear_page(self, request: HttpRequest, alias: str, form: ClearForm) -> HttpResponse:
+        from cache_dashboard.conf import get_setting
 
-    @_only("POST")
-    def invalidate_key(self, request: HttpRequest) -> HttpResponse:
-        """Invalidate one key (invalidate_key)."""
-        _require(request, PERM_INVALIDATE_KEY)
-        alias = self._post_alias(request)
-        form = InvalidateKeyForm(
-            request.POST, aliases=dashboard_aliases(), namespaces=self._namespaces(alias)
-        )
-        if not form.is_valid():
-            return self._invalidate_page(request, alias, status=400, key_form=form)
-        key, namespace = form.cleaned_data["key"], form.cleaned_data["namespace"]
-        try:
-            count = audit.invalidate_key(alias, key, namespace=namespace or None, user=request.user)
-        except CACHE_ERRORS as exc:
-            self._cache_error(request, exc)
-        else:
-            messages.success(
-                request,
-                ngettext(
-                    "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: "
-                    "%(count)d key removed.",
-                    "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: "
-                    "%(count)d keys removed.",
-                    count,
-                )
-                % {"key": key, "namespace": namespace or _("none"), "alias": alias, "count": count},
-            )
-        return self._redirect_back(request, self.url("invalidate", alias=alias))
-
-    @_only("POST")
-    def invalidate_namespace(self, request: HttpRequest) -> HttpResponse:
-        """Invalidate a whole namespace (invalidate_namespace)."""
-        _require(request, PERM_INVALIDATE_NAMESPACE)
-        alias = self._post_alias(request)
-        form = InvalidateNamespaceForm(
-            request.POST, aliases=dashboard_aliases(), namespaces=self._namespaces(alias), auto_id="id_ns_%s"
-        )
-        if not form.is_valid():
-            return self._invalidate_page(request, alias, status=400, namespace_form=form)
-        namespace = form.cleaned_data["namespace"]
-        try:
-            audit.invalidate_namespace(alias, namespace, user=request.user)
-        except CACHE_ERRORS as exc:
-            self._cache_error(request, exc)
-        else:
-            messages.success(
-                request,
-                _(
-                    "Namespace “%(namespace)s” invalidated in cache “%(alias)s”: "
-                    "every key in it is now a miss."
-                )
-                % {"namespace": namespace, "alias": alias},
-            )
-        return self._redirect_back(request, self.url("overview", alias=alias))
-
-    @_only("POST")
-    def invalidate_pattern(self, request: HttpRequest) -> HttpResponse:
-        """Count, confirm, then delete keys matching a glob (invalidate_namespace; Redis only)."""
-        _require(request, PERM_INVALIDATE_NAMESPACE)
-        alias = self._post_alias(request)
-        form = InvalidatePatternForm(
-            request.POST, aliases=dashboard_aliases(), namespaces=self._namespaces(alias), auto_id="id_pat_%s"
-        )
-        if not form.is_valid():
-            return self._invalidate_page(request, alias, status=400, pattern_form=form)
-        pattern, namespace = form.cleaned_data["pattern"], form.cleaned_data["namespace"] or None
-        if not form.cleaned_data["confirm"]:
-            # Step 1: count only. Nothing changes until the confirmation page is posted.
-            try:
-                count = audit.count_pattern(alias, pattern, namespace=namespace)
-            except CACHE_ERRORS as exc:
-                self._cache_error(request, exc)
-                return HttpResponseRedirect(self.url("invalidate", alias=alias))
-            context = self._context(
-                request,
-                title=_("Confirm pattern invalidation"),
-                tab="invalidate",
-                alias=alias,
-                pattern=pattern,
-                namespace=namespace or "",
-                allow_match_all=form.cleaned_data["allow_match_all"],
-                count=count,
-            )
-            return TemplateResponse(request, "cache_dashboard/pattern_confirm.html", context)
-        try:
-            count = audit.invalidate_pattern(alias, pattern, namespace=namespace, user=request.user)
-        except CACHE_ERRORS as exc:
-            self._cache_error(request, exc)
-        else:
-            messages.success(
-                request,
-                ngettext(
-                    "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d key deleted.",
-                    "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d keys deleted.",
-                    count,
-                )
-                % {"pattern": pattern, "alias": alias, "count": count},
-            )
-        return HttpResponseRedirect(self.url("invalidate", alias=alias))
-
-    def clear(self, request: HttpRequest) -> HttpResponse:
-        """GET: what "clear everything" will and will not remove. POST: do it (superusers only)."""
-        _require(request, "clear")
-        if request.method == "POST":
-            alias = self._post_alias(request)
-            form = ClearForm(request.POST, aliases=dashboard_aliases())
-            if form.is_valid():
-                alias = form.cleaned_data["alias"]
-                try:
-                    audit.clear_all(alias, user=request.user)
-                except CACHE_ERRORS as exc:
-                    self._cache_error(request, exc)
-                    return HttpResponseRedirect(self.url("clear", alias=alias))
-                messages.success(
-                    request, _("Everything this site cached in “%(alias)s” was removed.") % {"alias": alias}
-                )
-                return HttpResponseRedirect(self.url("overview", alias=alias))
-            status = 400
-        elif request.method == "GET":
-            alias = self._alias_from(request.GET.get("alias"))
-            form = ClearForm(initial={"alias": alias}, aliases=dashboard_aliases())
-            status = 200
-        else:
-            return HttpResponseNotAllowed(["GET", "POST"])
         cm = get_manager(alias)
         try:
             caps = cm.capabilities
@@ -619,8 +535,6 @@ class DashboardViews:
             backend, location = cm.backend, cm.location_display
         except Exception as exc:
             physical, backend, location = False, "?", safe_error(exc)
-        from cache_dashboard.conf import get_setting
-
         context = self._context(
             request,
             title=_("Clear everything this site cached"),
@@ -633,36 +547,233 @@ class DashboardViews:
             key_prefix=get_setting("KEY_PREFIX"),
             namespaces=self._namespaces(alias),
         )
-        return TemplateResponse(request, "cache_dashboard/clear_confirm.html", context, status=status)
+        return TemplateResponse(request, "cache_dashboard/clear_confirm.html", context)
 
-    @_only("POST")
-    def remove_invalid(self, request: HttpRequest) -> HttpResponse:
-        """Remove one negative-cache entry (invalidate_key)."""
-        _require(request, PERM_INVALIDATE_KEY)
+    def clear(self, request: HttpRequest) -> HttpResponse:
+        """GET: what "clear everything" will and will not remove. POST: do it (superusers only)."""
+        _require(request, "clear")
+        if request.method == "POST":
+            return self.mutate(request, MUTATIONS["clear"])
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        alias = self._alias_from(request.GET.get("alias"))
+        return self._clear_page(request, alias, ClearForm(initial={"alias": alias}, aliases=dashboard_aliases()))
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def mutate(self, request: HttpRequest, mutation: Mutation) -> HttpResponse:
+        """The skeleton of every POST action: permission, form, audited change, message, redirect.
+
+        Nothing changes unless the form is valid; a cache error is reported, never a 500.
+        """
+        _require(request, mutation.perm)
         alias = self._post_alias(request)
-        form = RemoveInvalidForm(
-            request.POST, aliases=dashboard_aliases(), namespaces=self._namespaces(alias)
-        )
+        form = mutation.form(request.POST, **mutation.form_kwargs(self, alias))
         if not form.is_valid():
-            errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
-            messages.error(request, _("Nothing removed: %(errors)s") % {"errors": errors})
-            return self._redirect_back(request, self.url("invalid", alias=alias))
-        key, namespace = form.cleaned_data["key"], form.cleaned_data["namespace"]
+            return mutation.invalid(self, request, alias, form)
+        alias = form.cleaned_data.get("alias") or alias
         try:
-            removed = audit.remove_invalid(alias, key, namespace=namespace, user=request.user)
+            outcome = mutation.perform(self, request, alias, form.cleaned_data)
         except CACHE_ERRORS as exc:
             self._cache_error(request, exc)
         else:
-            if removed:
-                messages.success(
-                    request,
-                    _("Invalid entry “%(key)s” removed from namespace “%(namespace)s”.")
-                    % {"key": key, "namespace": namespace},
-                )
-            else:
-                messages.warning(
-                    request,
-                    _("Invalid entry “%(key)s” was not there any more (expired or already removed).")
-                    % {"key": key},
-                )
-        return self._redirect_back(request, self.url("invalid", alias=alias, namespace=namespace))
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            messages.add_message(request, *outcome)
+        query = {name: form.cleaned_data.get(name) for name in mutation.then_query}
+        return self._redirect_back(request, self.url(mutation.then, alias=alias, **query))
+
+    @_post_only("invalidate")
+    def invalidate_key(self, request: HttpRequest) -> HttpResponse:
+        """Invalidate one key (invalidate_key)."""
+        return self.mutate(request, MUTATIONS["invalidate_key"])
+
+    @_post_only("invalidate")
+    def invalidate_namespace(self, request: HttpRequest) -> HttpResponse:
+        """Invalidate a whole namespace (invalidate_namespace)."""
+        return self.mutate(request, MUTATIONS["invalidate_namespace"])
+
+    @_post_only("invalidate")
+    def invalidate_pattern(self, request: HttpRequest) -> HttpResponse:
+        """Count, confirm, then delete keys matching a glob (invalidate_namespace; Redis only)."""
+        return self.mutate(request, MUTATIONS["invalidate_pattern"])
+
+    @_post_only("invalid")
+    def remove_invalid(self, request: HttpRequest) -> HttpResponse:
+        """Remove one negative-cache entry (invalidate_key)."""
+        return self.mutate(request, MUTATIONS["remove_invalid"])
+
+    @_post_only("ttl")
+    def ttl_reset(self, request: HttpRequest) -> HttpResponse:
+        """Remove one TTL override (change_ttl)."""
+        return self.mutate(request, MUTATIONS["ttl_reset"])
+
+
+# -- what each mutation does, and how it answers a form with errors -------------------------------
+
+
+def _show_on_invalidate_page(slot: str) -> Callable[..., HttpResponse]:
+    """Re-render the invalidate page with the bound form (its errors) in ``slot``."""
+
+    def invalid(views: DashboardViews, request: HttpRequest, alias: str, form: forms.Form) -> HttpResponse:
+        return views._invalidate_page(request, alias, **{slot: form})
+
+    return invalid
+
+
+def _report_errors(message: str, page: str) -> Callable[..., HttpResponse]:
+    """For buttons without a visible form (table rows): say why in a message and go back to ``page``."""
+
+    def invalid(views: DashboardViews, request: HttpRequest, alias: str, form: forms.Form) -> HttpResponse:
+        errors = "; ".join(
+            f"{form.fields[name].label if name in form.fields else name}: {' '.join(errs)}"
+            for name, errs in form.errors.items()
+        )
+        messages.error(request, _(message) % {"errors": errors})
+        return views._redirect_back(request, views.url(page, alias=alias))
+
+    return invalid
+
+
+def _do_invalidate_key(views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    key, namespace = data["key"], data["namespace"]
+    count = audit.invalidate_key(alias, key, namespace=namespace or None, user=request.user)
+    text = ngettext(
+        "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d key removed.",
+        "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d keys removed.",
+        count,
+    ) % {"key": key, "namespace": namespace or _("none"), "alias": alias, "count": count}
+    return messages.SUCCESS, text
+
+
+def _do_invalidate_namespace(
+    views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]
+) -> Outcome:
+    namespace = data["namespace"]
+    audit.invalidate_namespace(alias, namespace, user=request.user)
+    text = _("Namespace “%(namespace)s” invalidated in cache “%(alias)s”: every key in it is now a miss.") % {
+        "namespace": namespace,
+        "alias": alias,
+    }
+    return messages.SUCCESS, text
+
+
+def _do_invalidate_pattern(
+    views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]
+) -> Outcome:
+    pattern, namespace = data["pattern"], data["namespace"] or None
+    if not data["confirm"]:
+        # Step 1: count only. Nothing changes until the confirmation page is posted.
+        count = audit.count_pattern(alias, pattern, namespace=namespace)
+        context = views._context(
+            request,
+            title=_("Confirm pattern invalidation"),
+            tab="invalidate",
+            alias=alias,
+            pattern=pattern,
+            namespace=namespace or "",
+            allow_match_all=data["allow_match_all"],
+            count=count,
+        )
+        return TemplateResponse(request, "cache_dashboard/pattern_confirm.html", context)
+    count = audit.invalidate_pattern(alias, pattern, namespace=namespace, user=request.user)
+    text = ngettext(
+        "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d key deleted.",
+        "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d keys deleted.",
+        count,
+    ) % {"pattern": pattern, "alias": alias, "count": count}
+    return messages.SUCCESS, text
+
+
+def _do_remove_invalid(views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    key, namespace = data["key"], data["namespace"]
+    if audit.remove_invalid(alias, key, namespace=namespace, user=request.user):
+        text = _("Invalid entry “%(key)s” removed from namespace “%(namespace)s”.") % {
+            "key": key,
+            "namespace": namespace,
+        }
+        return messages.SUCCESS, text
+    text = _("Invalid entry “%(key)s” was not there any more (expired or already removed).") % {"key": key}
+    return messages.WARNING, text
+
+
+def _do_clear(views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    audit.clear_all(alias, user=request.user)
+    return messages.SUCCESS, _("Everything this site cached in “%(alias)s” was removed.") % {"alias": alias}
+
+
+def _do_set_ttl(views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    name, seconds = data["name"], data["seconds"]
+    audit.set_ttl(name, seconds, user=request.user)
+    text = _(
+        "TTL of “%(name)s” set to %(human)s (%(seconds)d s); every worker applies it within a few seconds."
+    ) % {"name": name, "human": human_duration(seconds), "seconds": seconds}
+    return messages.SUCCESS, text
+
+
+def _do_reset_ttl(views: DashboardViews, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    if audit.reset_ttl(data["name"], user=request.user):
+        return messages.SUCCESS, _("TTL override of “%(name)s” removed; the default applies again.") % data
+    return messages.ERROR, _("There is no TTL override with that name.")
+
+
+def _ttl_form_kwargs(views: DashboardViews, alias: str) -> dict[str, Any]:
+    return {"names": views._ttl_rows(alias)[1], "auto_id": "id_ttl_edit_%s"}
+
+
+#: Every POST action of the dashboard, by view name.
+MUTATIONS: dict[str, Mutation] = {
+    "invalidate_key": Mutation(
+        perm=PERM_INVALIDATE_KEY,
+        form=InvalidateKeyForm,
+        perform=_do_invalidate_key,
+        invalid=_show_on_invalidate_page("key_form"),
+        then="invalidate",
+    ),
+    "invalidate_namespace": Mutation(
+        perm=PERM_INVALIDATE_NAMESPACE,
+        form=InvalidateNamespaceForm,
+        perform=_do_invalidate_namespace,
+        invalid=_show_on_invalidate_page("namespace_form"),
+        then="overview",
+    ),
+    "invalidate_pattern": Mutation(
+        perm=PERM_INVALIDATE_NAMESPACE,
+        form=InvalidatePatternForm,
+        perform=_do_invalidate_pattern,
+        invalid=_show_on_invalidate_page("pattern_form"),
+        then="invalidate",
+    ),
+    "remove_invalid": Mutation(
+        perm=PERM_INVALIDATE_KEY,
+        form=RemoveInvalidForm,
+        perform=_do_remove_invalid,
+        invalid=_report_errors(gettext_noop("Nothing removed: %(errors)s"), "invalid"),
+        then="invalid",
+        then_query=("namespace",),
+    ),
+    "clear": Mutation(
+        perm="clear",
+        form=ClearForm,
+        perform=_do_clear,
+        invalid=lambda views, request, alias, form: views._clear_page(request, alias, form),
+        then="overview",
+        form_kwargs=lambda views, alias: {"aliases": dashboard_aliases()},
+    ),
+    "ttl": Mutation(
+        perm=PERM_CHANGE_TTL,
+        form=TTLOverrideForm,
+        perform=_do_set_ttl,
+        invalid=lambda views, request, alias, form: views._ttl_page(request, alias, form),
+        then="ttl",
+        form_kwargs=_ttl_form_kwargs,
+    ),
+    "ttl_reset": Mutation(
+        perm=PERM_CHANGE_TTL,
+        form=TTLResetForm,
+        perform=_do_reset_ttl,
+        invalid=_report_errors(gettext_noop("There is no TTL override with that name."), "ttl"),
+        then="ttl",
+        form_kwargs=lambda views, alias: {},
+    ),
+}

@@ -169,13 +169,34 @@ def test_pattern_action_permission(client_for: Any, role: str) -> None:
     assert not CacheAuditEntry.objects.exists()
 
 
-@pytest.mark.parametrize("url_name", ["admin:cache_dashboard_invalidate_key", "admin:cache_dashboard_clear"])
+#: POST-only action URL -> the page a GET (reload, bookmark) is sent to instead of a bare 405.
+ACTION_PAGES = {
+    "admin:cache_dashboard_invalidate_key": "admin:cache_dashboard_invalidate",
+    "admin:cache_dashboard_invalidate_namespace": "admin:cache_dashboard_invalidate",
+    "admin:cache_dashboard_invalidate_pattern": "admin:cache_dashboard_invalidate",
+    "admin:cache_dashboard_remove_invalid": "admin:cache_dashboard_invalid",
+    "admin:cache_dashboard_ttl_reset": "admin:cache_dashboard_ttl",
+}
+
+
+@pytest.mark.parametrize("url_name", sorted([*ACTION_PAGES, "admin:cache_dashboard_clear"]))
 def test_get_never_mutates(client_for: Any, cm: Any, url_name: str) -> None:
     seed(cm)
+    TTLOverride.objects.create(name="ruc", seconds=60)
     client = client_for("superuser")
-    response = client.get(reverse(url_name), {"alias": "default", "key": "k1", "namespace": "ruc", "confirm": "on"})
-    assert response.status_code in (200, 405)
+    query = {"alias": "default", "key": "k1", "namespace": "ruc", "confirm": "on", "pattern": "k*", "name": "ruc"}
+    response = client.get(reverse(url_name), query)
+    if url_name in ACTION_PAGES:
+        # A reload of an action URL lands on the page that has its form, not on a blank 405 page.
+        assert response.status_code == 302
+        assert response["Location"] == reverse(ACTION_PAGES[url_name]) + "?alias=default"
+        assert client.get(response["Location"]).status_code == 200
+    else:
+        assert response.status_code == 200  # the clear confirmation page
+    assert client.put(reverse(url_name)).status_code == 405
     assert cm.get("k1", namespace="ruc") == "v1"
+    assert cm.is_invalid("20123456789", namespace="ruc")
+    assert TTLOverride.objects.filter(name="ruc").exists()
     assert not CacheAuditEntry.objects.exists()
 
 

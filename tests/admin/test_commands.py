@@ -58,7 +58,7 @@ def test_invalidate_command_validates_like_the_form(cm: Any) -> None:
     with pytest.raises(CommandError, match="namespace"):
         run("cache_dashboard_invalidate", "--key", "k1", "--namespace", "nope")
     with pytest.raises(CommandError, match="key"):
-        run("cache_dashboard_invalidate", "--key", "bad key")
+        run("cache_dashboard_invalidate", "--key", "bad\tkey")
     assert not CacheAuditEntry.objects.exists()
 
 

@@ -7,6 +7,12 @@
   "use strict";
 
   var DASH = "\u2014";
+  // Numbers and times in the page's language (the admin's <html lang>), as the server renders them.
+  var LANG = document.documentElement.lang || undefined;
+
+  function number(v, digits) {
+    return Number(v).toLocaleString(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+  }
 
   function readJSON(id) {
     var el = document.getElementById(id);
@@ -24,14 +30,14 @@
   }
 
   var formats = {
-    int: function (v) { return v == null ? DASH : Number(v).toLocaleString(); },
-    percent: function (v) { return v == null ? DASH : (Number(v) * 100).toFixed(1) + " %"; },
-    ms: function (v) { return v == null ? DASH : Number(v).toFixed(2) + " ms"; },
+    int: function (v) { return v == null ? DASH : number(v, 0); },
+    percent: function (v) { return v == null ? DASH : number(Number(v) * 100, 1) + " %"; },
+    ms: function (v) { return v == null ? DASH : number(v, 2) + " ms"; },
     bytes: function (v) {
       if (v == null) { return DASH; }
       var units = ["bytes", "KB", "MB", "GB", "TB"], n = Number(v), i = 0;
       while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-      return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+      return number(n, i ? 1 : 0) + " " + units[i];
     },
     text: function (v) { return v == null ? "" : String(v); },
     dash: function (v) { return v == null || v === "" ? DASH : String(v); }
@@ -40,7 +46,7 @@
   function format(kind, value) { return (formats[kind] || formats.text)(value); }
 
   function timeLabel(epochSeconds) {
-    return new Date(epochSeconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return new Date(epochSeconds * 1000).toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
   }
 
   function cell(tag, text, className) {
@@ -222,7 +228,7 @@
         self.stale = false;
         if (self.live) {
           self.live.classList.remove("cd-live--stale");
-          self.live.textContent = self.t("updated", { time: self.lastSuccess.toLocaleTimeString() });
+          self.live.textContent = self.t("updated", { time: self.lastSuccess.toLocaleTimeString(LANG) });
         }
         self.el.setAttribute("data-cd-polls", String(self.polls));
       })
@@ -231,7 +237,7 @@
         self.stale = true;
         if (self.live) {
           self.live.classList.add("cd-live--stale");
-          self.live.textContent = self.t("stale", { time: self.lastSuccess.toLocaleTimeString() });
+          self.live.textContent = self.t("stale", { time: self.lastSuccess.toLocaleTimeString(LANG) });
         }
         self.el.setAttribute("data-cd-stale", "true");
       })
@@ -316,7 +322,8 @@
         th.setAttribute("scope", "row");
         tr.appendChild(th);
         columns.forEach(function (col) {
-          var td = document.createElement("td");
+          // Columns the poll does not carry (invalid counts) say "unknown" until the next reload.
+          var td = cell("td", DASH);
           td.setAttribute("data-cd-col", col[0]);
           tr.appendChild(td);
         });
