@@ -19,7 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.conf import get_setting
+from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.manager.keys import normalize_key
 
 logger = logging.getLogger("cache_dashboard")
@@ -57,12 +57,29 @@ class StatsRecorder:
 
     # -- recording (hot path) --------------------------------------------------------------------
     def incr(self, nns: str | None, field: str, n: int = 1) -> None:
-        if not get_setting("STATS_ENABLED"):
+        if not get_settings()["STATS_ENABLED"]:
             return
         key = (nns or NO_NAMESPACE, field)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # cheaper than ``with`` on the hit path
+        try:
             self._counts[key] += n
-        _ensure_flusher()
+        finally:
+            lock.release()
+        if _flusher_pid != _pid:  # no syscall on the hit path: _pid follows forks (_after_fork)
+            _ensure_flusher()
+
+    def count(self, nns: str | None, field: str) -> None:
+        """``incr(nns, field)`` for a caller that has checked ``STATS_ENABLED`` itself (the hit path)."""
+        key = (nns or NO_NAMESPACE, field)
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._counts[key] += 1
+        finally:
+            lock.release()
+        if _flusher_pid != _pid:
+            _ensure_flusher()
 
     def fetched(self, nns: str | None, seconds: float) -> None:
         if not get_setting("STATS_ENABLED"):
@@ -287,6 +304,8 @@ def _ratio(hits: int, misses: int) -> float | None:
 _recorders: dict[str, StatsRecorder] = {}
 _recorders_lock = threading.Lock()
 _flusher_pid: int | None = None
+#: This process's id, kept current by ``_after_fork`` (os.getpid() is a syscall on the hit path).
+_pid = os.getpid()
 _wakeup = threading.Event()
 
 
@@ -304,13 +323,14 @@ def flush_buffers() -> None:
 
 
 def _ensure_flusher() -> None:
-    global _flusher_pid
-    if _flusher_pid == os.getpid():
+    global _flusher_pid, _pid
+    _pid = os.getpid()
+    if _flusher_pid == _pid:
         return
     with _recorders_lock:
-        if _flusher_pid == os.getpid():
+        if _flusher_pid == _pid:
             return
-        _flusher_pid = os.getpid()
+        _flusher_pid = _pid
         threading.Thread(target=_flush_loop, name="cache_dashboard-stats", daemon=True).start()
 
 
@@ -331,8 +351,9 @@ def _flush_loop() -> None:
 def _after_fork() -> None:
     # The flusher thread does not survive fork(); the child restarts it on its first record and
     # must not flush the parent's buffered counts a second time.
-    global _flusher_pid
+    global _flusher_pid, _pid
     _flusher_pid = None
+    _pid = os.getpid()
     for recorder in _recorders.values():
         recorder._lock = threading.Lock()
         recorder._flush_lock = threading.Lock()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, BaseCache
 
 from cache_dashboard.exceptions import UnsupportedOperation
 
@@ -40,6 +40,51 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+#: The hit path's two reads of one backend instance (see ``Adapter.readers``).
+ReadOne = Callable[[str], Any]
+ReadPair = Callable[[str, str], "tuple[Any, Any]"]
+Readers = tuple[ReadOne, ReadPair]
+
+#: Attribute of a backend instance (``caches[alias]``) holding its readers. Django keeps one backend
+#: instance per thread (per async context), so readers — and any client object they hold — are
+#: never shared more widely than Django shares the instance itself.
+READERS_ATTR = "_cache_dashboard_readers"
+
+# Django's memcache_key_warnings() complains exactly when a key is longer than 250 characters or
+# contains one of these (Django 5.x: memcached_error_chars_re; 4.2: ord(c) < 33 or == 127, the
+# same set); validate_key() is only called then (see key_maker).
+_KEY_PROBLEM = re.compile(r"[\x00-\x20\x7f]").search
+
+
+def key_maker(cache: BaseCache) -> Callable[[str], str]:
+    """``cache.make_and_validate_key`` for the hit path: the cache's own ``make_key`` (KEY_PREFIX,
+    VERSION, KEY_FUNCTION, subclass overrides) and the same validation, but ``validate_key`` is
+    only called for keys it would warn about or reject (Django's check is a generator and a
+    regex search per key). A backend overriding ``validate_key`` gets it on every key."""
+    make_key, validate = cache.make_key, cache.validate_key
+    stock = {BaseCache.validate_key}
+    try:
+        from django.core.cache.backends.memcached import BaseMemcachedCache
+
+        stock.add(BaseMemcachedCache.validate_key)
+    except ImportError:  # pragma: no cover
+        pass
+    if type(cache).validate_key not in stock:
+        def make_checked(key: str) -> str:
+            raw = make_key(key)
+            validate(raw)
+            return raw
+        return make_checked
+    limit, problem = MEMCACHE_MAX_KEY_LENGTH, _KEY_PROBLEM
+
+    def make(key: str) -> str:
+        raw = make_key(key)
+        if len(raw) > limit or problem(raw):
+            validate(raw)  # warns (CacheKeyWarning) or raises (memcached) exactly as Django would
+        return raw
+    return make
 
 
 class Adapter:
@@ -81,6 +126,31 @@ class Adapter:
     def get_primary(self, key: str) -> Any:
         """Read ``key`` where writes go (matters with read replicas: read-your-own-writes)."""
         return self.cache.get(key)
+
+    # -- hit path -----------------------------------------------------------------------------
+    def readers(self, cache: BaseCache) -> Readers:
+        """``(one, pair)`` for the backend instance ``cache`` (built once, kept on the instance):
+        ``one(key)`` is ``cache.get(key)``; ``pair(k1, k2)`` is ``(cache.get(k1), cache.get(k2))``
+        in one round trip. Missing keys read as None. Keys are CacheManager's (before the
+        cache's ``make_key``). Errors propagate (the caller's circuit breaker counts them)."""
+        built = self.build_readers(cache)
+        try:
+            setattr(cache, READERS_ATTR, built)
+        except AttributeError:  # pragma: no cover - a backend with __slots__: rebuilt per call
+            pass
+        return built
+
+    def build_readers(self, cache: BaseCache) -> Readers:
+        """Generic: Django's own ``get`` and ``get_many``. Backends override with direct client
+        calls when (and only when) the backend classes are the stock ones."""
+
+        get_many = cache.get_many
+
+        def pair(key1: str, key2: str) -> tuple[Any, Any]:
+            got = get_many([key1, key2])
+            return got.get(key1), got.get(key2)
+
+        return cache.get, pair
 
     # -- counters -----------------------------------------------------------------------------
     def incr(self, key: str, delta: int = 1, timeout: float | None = None) -> int:

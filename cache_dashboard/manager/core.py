@@ -15,8 +15,9 @@ Algorithms (details in each method's docstring):
 * **Namespaces** carry a generation counter. An entry records the generation it was written under;
   ``invalidate_namespace`` increments the counter (one atomic ``incr``, O(1) on every backend) and
   every entry of the old generation stops matching at once, in every process. The hit path reads
-  the generation and the entry in one ``get_many`` (one round trip). Redis also purges the old
-  entries physically (SCAN + UNLINK in a background thread) so memory comes back.
+  the generation and the entry together (one MGET / multi-key get: one round trip) at every call,
+  never from a per-process copy. Redis also purges the old entries physically (SCAN + UNLINK in
+  a background thread) so memory comes back.
 * **clear_all** moves every key CacheManager writes to a new *epoch* (part of every key name).
   Processes re-read the epoch at most once a second; Redis also deletes the old epoch's keys at
   once (SCAN + UNLINK within this site's KEY_PREFIX). Nothing else in the cache is touched: no
@@ -40,17 +41,24 @@ from django.core.cache.backends.base import BaseCache
 
 from cache_dashboard import health, stats
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter
-from cache_dashboard.conf import get_setting
+from cache_dashboard.adapters.base import READERS_ATTR
+from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
 from cache_dashboard.manager import registry
 from cache_dashboard.manager import ttl as ttl_policy
-from cache_dashboard.manager.breaker import get_breaker
-from cache_dashboard.manager.keys import KeyBuilder, normalize_key, normalize_namespace
+from cache_dashboard.manager.breaker import CLOSED, _breakers, get_breaker
+from cache_dashboard.manager.keys import KeyBuilder, normalize_key, normalize_namespace, plain_key
+from cache_dashboard.stats import _recorders
 
 logger = logging.getLogger("cache_dashboard")
 
 TAG = "cd1"
 _MISSING = object()
+#: Returned by ``_fail_open`` when the cache was skipped (open circuit) or failed.
+_FAILED = object()
+#: Largest value XFetch's -ln(random() or 1e-12) can take: random() returns multiples of 2**-53,
+#: so the smallest positive draw is 2**-53 (0 becomes 1e-12, which is larger). Plus a margin.
+_XFETCH_MAX_DRAW = 53 * math.log(2) + 1e-6
 #: Seconds a process trusts its copy of the epoch (see clear_all).
 EPOCH_REFRESH = 1.0
 
@@ -155,6 +163,29 @@ class CacheManager:
         else:
             breaker.success()
 
+    @staticmethod
+    def _fail_open(alias: str, nns: str | None, count_skipped: bool, op: Callable[..., Any], *args: Any) -> Any:
+        """Run a read or write that fails open: ``op(*args)``, or ``_FAILED`` when the circuit is
+        open (counted as an error if ``count_skipped``) or ``op`` raised (counted, and the
+        breaker told). The quiet counterpart of ``_loud``; a plain call, no context manager or
+        closure, so the hit path pays one function call for it."""
+        breaker = _breakers.get(alias) or get_breaker(alias)
+        # allow() and success() return at once on a closed, error-free circuit; checked here first
+        # so the hit path makes neither call.
+        if breaker.state != CLOSED and not breaker.allow():
+            if count_skipped:
+                stats.get_recorder(alias).incr(nns, "errors")
+            return _FAILED
+        try:
+            result = op(*args)
+        except Exception as exc:
+            breaker.failure(exc)
+            stats.get_recorder(alias).incr(nns, "errors")
+            return _FAILED
+        if breaker.failures or breaker.state != CLOSED:
+            breaker.success()
+        return result
+
     # -- cache-aside ----------------------------------------------------------------------------
     def get(
         self,
@@ -172,54 +203,67 @@ class CacheManager:
         cache server is down or hung the value is fetched and returned (fail open) and an error is
         counted. ``ttl``: see ``ttl_for``; 0 or less stores nothing.
         """
-        nkey = normalize_key(key)
-        nns = None if namespace is None else normalize_namespace(namespace)
-        alias = self._alias or get_setting("ALIAS")
-        recorder = stats.get_recorder(alias)
-        if nns is not None:
-            recorder.saw_namespace(nns, namespace)  # type: ignore[arg-type]
-        breaker = get_breaker(alias)
-        if not breaker.allow():
-            recorder.incr(nns, "errors")
+        # The hit path (measured by bench/hit_path.py): inlined checks, settings read once, stats
+        # counted in memory, one round trip through the adapter's readers (``_read``).
+        nkey = key if type(key) is str and plain_key(key) else normalize_key(key)
+        conf = get_settings()
+        alias = self._alias or conf["ALIAS"]
+        recorder = _recorders.get(alias) or stats.get_recorder(alias)
+        if namespace is None:
+            nns = None
+        else:
+            nns = normalize_namespace(namespace)
+            recorder.saw_namespace(nns, namespace)
+        read = self._fail_open(alias, nns, True, self._read, alias, nkey, nns)
+        if read is _FAILED:
             return self._bypass(fetch_func, nns, default, recorder)
-        try:
-            cache = caches[alias]
-            kb = self._keys(alias, cache)
-            ekey = kb.entry(nkey, nns)
-            if nns is None:
-                entry, gen = cache.get(ekey), None
-            else:
-                gkey = kb.generation(nns)
-                got = cache.get_many([gkey, ekey])
-                entry, gen = got.get(ekey), got.get(gkey)
-        except Exception as exc:
-            breaker.failure(exc)
-            recorder.incr(nns, "errors")
-            return self._bypass(fetch_func, nns, default, recorder)
-        breaker.success()
+        cache, kb, ekey, entry, gen = read
 
         stale = None
         if type(entry) is tuple and len(entry) == 5 and entry[0] == TAG and (nns is None or entry[2] == gen):
             now = time.time()
             soft, delta = entry[3], entry[4]
             if now < soft:
-                recorder.incr(nns, "hits")
-                if fetch_func is not None and delta and self._refresh_early(now, soft, delta):
+                if conf["STATS_ENABLED"]:
+                    recorder.count(nns, "hits")
+                if fetch_func is not None and delta and self._refresh_early(now, soft, delta, conf["XFETCH_BETA"]):
                     return self._fill(cache, kb, alias, key, namespace, nns, ekey, gen, fetch_func, ttl,
-                                      entry, True, recorder, breaker)
+                                      entry, True, recorder, get_breaker(alias))
                 return entry[1]
             stale = entry
         recorder.incr(nns, "misses")
         if fetch_func is None:
             return default
         return self._fill(cache, kb, alias, key, namespace, nns, ekey, gen, fetch_func, ttl,
-                          stale, False, recorder, breaker)
+                          stale, False, recorder, get_breaker(alias))
+
+    def _read(self, alias: str, nkey: str, nns: str | None) -> tuple[BaseCache, KeyBuilder, str, Any, Any]:
+        """The hit path's one round trip: the entry, or (namespaced) the generation and the entry.
+
+        Through the adapter's readers (kept on the backend instance, so per thread): the cache's
+        own ``make_key``, no per-call key maps (see ``Adapter.readers``)."""
+        cache = caches[alias]
+        known = _epochs.get(alias)  # self._keys(alias, cache), inlined
+        if known is not None and time.monotonic() - known[1] < EPOCH_REFRESH:
+            kb = known[0]
+        else:
+            kb = self._keys(alias, cache)
+        try:
+            one, pair = getattr(cache, READERS_ATTR)
+        except AttributeError:
+            one, pair = get_adapter(alias).readers(cache)
+        if nns is None:
+            ekey = f"{kb.base}k:{nkey}"  # kb.entry(nkey, None)
+            return cache, kb, ekey, one(ekey), None
+        ekey = f"{kb.base}n:{nns}:{nkey}"  # kb.entry(nkey, nns)
+        gen, entry = pair(f"{kb.base}g:{nns}", ekey)  # kb.generation(nns)
+        return cache, kb, ekey, entry, gen
 
     @staticmethod
-    def _refresh_early(now: float, soft: float, delta: float) -> bool:
-        beta = get_setting("XFETCH_BETA")
-        if not beta or soft == math.inf:
-            return False
+    def _refresh_early(now: float, soft: float, delta: float, beta: float) -> bool:
+        """XFetch: refresh before ``soft`` with a probability growing as it nears (``beta``: XFETCH_BETA)."""
+        if not beta or soft - now > delta * beta * _XFETCH_MAX_DRAW:  # also False when soft is inf
+            return False  # -ln(random()) cannot reach that far: no need to draw
         return now - delta * beta * math.log(random.random() or 1e-12) >= soft
 
     def _bypass(self, fetch_func: Callable[[], Any] | None, nns: str | None, default: Any,
@@ -363,23 +407,19 @@ class CacheManager:
         recorder = stats.get_recorder(alias)
         if nns is not None:
             recorder.saw_namespace(nns, namespace)  # type: ignore[arg-type]
-        breaker = get_breaker(alias)
-        if not breaker.allow():
-            recorder.incr(nns, "errors")
+        stored = self._fail_open(alias, nns, True, self._write, alias, key, nkey, namespace, nns, value, ttl)
+        if stored is _FAILED:
             return False
-        effective = ttl if ttl is not None else ttl_policy.resolve(alias, namespace if namespace is not None else key)
-        try:
-            cache = caches[alias]
-            kb = self._keys(alias, cache)
-            stored = self._store(cache, kb.entry(nkey, nns), value, self._generation(cache, kb, nns), effective, 0.0)
-        except Exception as exc:
-            breaker.failure(exc)
-            recorder.incr(nns, "errors")
-            return False
-        breaker.success()
         if stored:
             recorder.incr(nns, "sets")
         return stored
+
+    def _write(self, alias: str, key: str, nkey: str, namespace: str | None, nns: str | None, value: Any,
+               ttl: float | None) -> bool:
+        effective = ttl if ttl is not None else ttl_policy.resolve(alias, namespace if namespace is not None else key)
+        cache = caches[alias]
+        kb = self._keys(alias, cache)
+        return self._store(cache, kb.entry(nkey, nns), value, self._generation(cache, kb, nns), effective, 0.0)
 
     def delete(self, key: str, *, namespace: str | None = None) -> bool:
         """Delete one key; True if it existed. Raises CacheUnavailable when the server is down."""
@@ -512,44 +552,34 @@ class CacheManager:
             "key": key, "namespace": namespace, "reason": reason, "detail": detail,
             "marked_at": now, "expires_at": None if effective is None else now + float(effective),
         }
+        stored = self._fail_open(alias, nns, True, self._mark, alias, namespace, nns, nkey, info, effective)
+        return None if stored is _FAILED or stored is None else registry.public(stored)
+
+    def _mark(self, alias: str, namespace: str, nns: str, nkey: str, info: dict[str, Any],
+              effective: float | None) -> dict[str, Any] | None:
+        cache = caches[alias]
+        kb = self._keys(alias, cache)
+        if effective is not None and effective <= 0:
+            cache.delete(kb.registry_entry(nns, nkey))
+            return None
+        stored = registry.mark(cache, self.adapter, kb, nns, nkey, info, effective)
         recorder = stats.get_recorder(alias)
-        breaker = get_breaker(alias)
-        if not breaker.allow():
-            recorder.incr(nns, "errors")
-            return None
-        try:
-            cache = caches[alias]
-            kb = self._keys(alias, cache)
-            if effective is not None and effective <= 0:
-                cache.delete(kb.registry_entry(nns, nkey))
-                return None
-            stored = registry.mark(cache, self.adapter, kb, nns, nkey, info, effective)
-            if nns not in recorder._published["namespaces"]:
-                recorder.saw_namespace(nns, namespace)
-                recorder._publish_names()  # once per namespace and process: listable at once
-        except Exception as exc:
-            breaker.failure(exc)
-            recorder.incr(nns, "errors")
-            return None
-        breaker.success()
-        return registry.public(stored)
+        if nns not in recorder._published["namespaces"]:
+            recorder.saw_namespace(nns, namespace)
+            recorder._publish_names()  # once per namespace and process: listable at once
+        return stored
 
     def get_invalid_info(self, key: str, *, namespace: str) -> dict[str, Any] | None:
         """The live entry of ``key`` (reason, detail, marked_at, expires_at, ...) or None."""
         nkey, nns = normalize_key(key), normalize_namespace(namespace)
         alias = self.alias
-        breaker = get_breaker(alias)
-        if not breaker.allow():
-            return None
-        try:
-            cache = caches[alias]
-            info = registry.read(cache, self._keys(alias, cache), nns, nkey)
-        except Exception as exc:
-            breaker.failure(exc)
-            stats.get_recorder(alias).incr(nns, "errors")
-            return None
-        breaker.success()
-        return None if info is None else registry.public(info)
+        # An open circuit is not counted as an error here (it is by get/set/mark_invalid).
+        info = self._fail_open(alias, nns, False, self._read_invalid, alias, nns, nkey)
+        return None if info is _FAILED or info is None else registry.public(info)
+
+    def _read_invalid(self, alias: str, nns: str, nkey: str) -> dict[str, Any] | None:
+        cache = caches[alias]
+        return registry.read(cache, self._keys(alias, cache), nns, nkey)
 
     def is_invalid(self, key: str, *, namespace: str) -> bool:
         """Is ``key`` marked invalid (and not expired)? False when the cache is unreachable."""

@@ -1,0 +1,379 @@
+"""The hit path's direct reads (``Adapter.readers``) keep Django's semantics on every backend.
+
+CacheManager.get reads through per-backend readers that call the backend's client directly
+(no per-call key maps, a reused redis.Redis, no murmur3 on a single memcached server, no doomed
+``int()`` on a pickle). These tests pin what must not change: the same values as Django's own
+``get``/``get_many``, the cache's KEY_PREFIX / VERSION / KEY_FUNCTION and key validation, one
+backend instance (and client) per thread, and a namespace invalidation seen at the very next get
+by every thread and process.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import InvalidCacheKey, caches
+from django.core.cache.backends.base import CacheKeyWarning
+from django.core.cache.backends.memcached import PyMemcacheCache
+from django.core.cache.backends.redis import RedisCache, RedisSerializer
+from django.test import override_settings
+
+from cache_dashboard import CacheManager
+from cache_dashboard.adapters import get_adapter
+from cache_dashboard.adapters.base import READERS_ATTR
+from cache_dashboard.adapters.django_redis import _fast_decode
+from cache_dashboard.adapters.redis import _fast_loads
+from cache_dashboard.manager import core
+from cache_dashboard.manager.breaker import get_breaker
+from tests.conftest import require
+from tests.procs import run_processes, wait_until
+
+NETWORK = ["redis", "django_redis", "memcached"]
+EVERY = ["locmem", *NETWORK, "memcached_pool", "redis_multi"]
+VALUES: list[Any] = [
+    0, -5, 7, 2**70, 1_763_000_000_000, True, False, None, "", "123", " 42 ", b"12", b"\x80", 1.5,
+    ("cd1", {"a": 1}, 3, 1e18, 0.25), {"ünïcode": ["x"] * 100}, "x" * 200_000,
+]
+
+
+def key_function(key: str, key_prefix: str, version: int) -> str:
+    """A KEY_FUNCTION unlike Django's default, to prove CacheManager's reads use the cache's own."""
+    return f"{key_prefix}|v{version}|{key}"
+
+
+class CountingRedisCache(RedisCache):
+    """A subclass that changes reads: CacheManager must go through its methods."""
+
+    reads: list[str] = []
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        self.reads.append(key)
+        return super().get(key, default, version)
+
+
+class CountingMemcache(PyMemcacheCache):
+    reads: list[str] = []
+
+    def get_many(self, keys: Any, version: Any = None) -> Any:
+        self.reads.extend(keys)
+        return super().get_many(keys, version)
+
+
+@pytest.fixture
+def extra_alias() -> Iterator[Callable[..., None]]:
+    """Add aliases for one test."""
+    stack = []
+
+    def add(**aliases: dict) -> None:
+        ctx = override_settings(CACHES={**settings.CACHES, **aliases})
+        ctx.enable()
+        stack.append(ctx)
+
+    yield add
+    for ctx in reversed(stack):
+        ctx.disable()
+
+
+def _readers(alias: str) -> tuple[Callable[[str], Any], Callable[[str, str], tuple[Any, Any]]]:
+    return get_adapter(alias).readers(caches[alias])
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        value = call()
+    except Exception as exc:  # noqa: BLE001 - comparing which exception, if any
+        return "raised", type(exc)
+    return "returned", (type(value), value)
+
+
+@pytest.mark.parametrize("alias_name", EVERY)
+def test_readers_return_what_django_returns(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cache = caches[alias_name]
+    one, pair = _readers(alias_name)
+    keys = []
+    for i, value in enumerate(VALUES):
+        cache.set(f"hp:{i}", value, 60)
+        keys.append(f"hp:{i}")
+    cache.set("hp:counter", 5, 60)
+    cache.incr("hp:counter", 10)  # stored by the server's own incr, as generation counters are
+    keys += ["hp:counter", "hp:missing"]
+    if alias_name == "redis_multi":  # reads go to the replica, for Django and the readers alike
+        deadline = time.monotonic() + 10
+        while cache.get("hp:counter") != 15 or cache.get(keys[-3]) != VALUES[-1]:
+            assert time.monotonic() < deadline, "replica did not catch up"
+            time.sleep(0.05)
+    for key in keys:
+        assert _outcome(lambda k=key: one(k)) == _outcome(lambda k=key: cache.get(k)), key
+        for other in ("hp:counter", "hp:missing", keys[0]):
+            expected = (cache.get(key), cache.get(other))
+            assert pair(key, other) == expected and pair(other, key) == expected[::-1], (key, other)
+            assert [type(v) for v in pair(key, other)] == [type(v) for v in expected]
+
+
+@pytest.mark.parametrize("alias_name, owner", [
+    ("redis", "RedisAdapter"), ("django_redis", "DjangoRedisAdapter"), ("memcached", "PyMemcacheAdapter"),
+])
+def test_stock_backends_get_direct_readers(alias_name: str, owner: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    one, pair = _readers(alias_name)
+    assert one.__qualname__.startswith(f"{owner}.build_readers")
+    assert pair.__qualname__.startswith(f"{owner}.build_readers")
+    assert getattr(caches[alias_name], READERS_ATTR) == (one, pair)  # built once per backend instance
+    assert _readers("locmem")[0] == caches["locmem"].get  # generic: Django's own methods
+
+
+@pytest.mark.parametrize("kind", ["redis", "memcached"])
+def test_a_subclass_that_changes_reads_is_used_as_is(kind: str, servers: object, extra_alias: Any) -> None:
+    require(kind, servers)  # type: ignore[arg-type]
+    cls = CountingRedisCache if kind == "redis" else CountingMemcache
+    cls.reads.clear()
+    extra_alias(sub={**settings.CACHES[kind], "BACKEND": f"{__name__}.{cls.__name__}"})
+    cm = CacheManager("sub")
+    assert cm.get("k", lambda: "v", 60) == "v"
+    assert cm.get("k", lambda: "other", 60) == "v"
+    assert cm.get("k", lambda: "other", 60, namespace="ns") == "other"
+    assert cm.get("k", lambda: "again", 60, namespace="ns") == "other"
+    assert cls.reads  # the subclass's get / get_many were called
+
+
+def test_django_redis_ignoring_exceptions_reads_through_django_redis(servers: object, extra_alias: Any) -> None:
+    # DJANGO_REDIS_IGNORE_EXCEPTIONS turns errors into misses inside django-redis: keep its path.
+    require("django_redis", servers)  # type: ignore[arg-type]
+    with override_settings(DJANGO_REDIS_IGNORE_EXCEPTIONS=True):
+        extra_alias(quiet={**settings.CACHES["django_redis"]})
+        one, _pair = _readers("quiet")
+        assert "DjangoRedisAdapter" not in one.__qualname__
+        cm = CacheManager("quiet")
+        assert cm.get("k", lambda: "v", 60, namespace="ns") == "v"
+        assert cm.get("k", namespace="ns") == "v"
+
+
+@pytest.mark.parametrize("alias_name", NETWORK)
+def test_key_prefix_version_and_key_function_are_honoured(alias_name: str, servers: object,
+                                                          extra_alias: Any) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    base = settings.CACHES[alias_name]
+    custom = {"VERSION": 3, "KEY_FUNCTION": f"{__name__}.key_function"}
+    extra_alias(tenant={**base, "KEY_PREFIX": "tenant1", **custom}, other={**base, "KEY_PREFIX": "tenant2", **custom})
+    cm = CacheManager("tenant")
+    assert cm.set("k", "plain", 60) and cm.set("k", "spaced", 60, namespace="ns")
+    assert cm.get("k") == "plain" and cm.get("k", namespace="ns") == "spaced"
+
+    cache = caches["tenant"]
+    kb = cm._keys("tenant", cache)
+    raw = f"tenant1|v3|{kb.entry('k', None)}"  # what the key function makes of CacheManager's key
+    if alias_name == "memcached":
+        assert cache._cache.get(raw) is not None
+    else:
+        assert get_adapter("tenant").client().exists(raw) == 1
+    assert cache.get(kb.entry("k", None))[1] == "plain"  # Django's API agrees on the mapping
+
+    # A write through Django's own API under the same key is what CacheManager reads back.
+    entry = list(cache.get(kb.entry("k", "ns")))
+    entry[1] = "written-by-django"
+    cache.set(kb.entry("k", "ns"), tuple(entry), 60)
+    assert cm.get("k", namespace="ns") == "written-by-django"
+    # Same server, another KEY_PREFIX: nothing is shared.
+    other = CacheManager("other")
+    assert other.get("k") is None and other.get("k", namespace="ns") is None
+
+
+def test_key_validation_is_django_s(servers: object, extra_alias: Any) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    require("memcached", servers)  # type: ignore[arg-type]
+    extra_alias(spaced={**settings.CACHES["redis"], "KEY_PREFIX": "a b"},
+                fine={**settings.CACHES["redis"], "KEY_PREFIX": "ab"},
+                toolong={**settings.CACHES["memcached"], "KEY_PREFIX": "p" * 250})
+    # Django warns about keys memcached would reject; the readers warn exactly when it does.
+    with pytest.warns(CacheKeyWarning):
+        caches["spaced"].get("k")
+    with pytest.warns(CacheKeyWarning):
+        _readers("spaced")[0]("k")
+    with pytest.warns(CacheKeyWarning):
+        _readers("spaced")[1]("k", "k2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _readers("fine")[0]("k")
+        _readers("fine")[1]("k", "k2")
+        assert CacheManager("fine").get("k", lambda: "v", 60, namespace="ns") == "v"
+    # ... and memcached's backend rejects what is too long, as cache.get does: CacheManager fails open.
+    with pytest.raises(InvalidCacheKey):
+        caches["toolong"].get("k")
+    with pytest.raises(InvalidCacheKey):
+        _readers("toolong")[0]("k")
+    with pytest.raises(InvalidCacheKey):
+        _readers("toolong")[1]("k", "k2")
+    assert CacheManager("toolong").get("k", lambda: "fetched", 60) == "fetched"
+    assert get_breaker("toolong").failures >= 1
+
+
+@pytest.mark.parametrize("alias_name", [*NETWORK, "memcached_pool"])
+def test_each_thread_reads_through_its_own_backend_instance(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    for i in range(20):
+        cm.set(f"t{i}", i, 60, namespace="threads")
+    seen: list[tuple[Any, Any, Any]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def work() -> None:
+        try:
+            start.wait()
+            for _ in range(50):
+                for i in range(20):  # a client shared between threads would mix up replies
+                    assert cm.get(f"t{i}", namespace="threads") == i
+                    assert cm.get(f"t{i}") is None
+            cache = caches[alias_name]
+            client = cache.client if alias_name == "django_redis" else cache._cache
+            seen.append((cache, getattr(cache, READERS_ATTR), client))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for column in range(3):  # distinct backend instances, readers and clients (objects kept alive)
+        assert len({id(row[column]) for row in seen}) == 6
+
+
+@pytest.mark.parametrize("alias_name", NETWORK)
+def test_namespace_invalidation_is_seen_by_a_busy_thread_at_its_next_get(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    cm.set("k", "old", 600, namespace="live")
+    warmed, invalidated = threading.Event(), threading.Event()
+    result: list[Any] = []
+
+    def reader() -> None:
+        for _ in range(200):  # warm every per-thread structure
+            assert cm.get("k", namespace="live") == "old"
+        warmed.set()
+        invalidated.wait(10)
+        result.append(cm.get("k", namespace="live", default="MISS"))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert warmed.wait(10)
+    cm.invalidate_namespace("live")
+    invalidated.set()
+    thread.join(10)
+    assert result == ["MISS"]
+
+
+def read_through_invalidation(start_at: float, alias: str) -> tuple[Any, Any]:
+    """Worker: reads a namespaced key over and over until told the namespace was invalidated,
+    then once more: that very next get must miss."""
+    cache = caches[alias]
+    cm = CacheManager(alias)
+    wait_until(start_at)
+    first = cm.get("k", namespace="live", default="MISS")
+    cache.incr("hp:ready")
+    deadline = time.monotonic() + 20
+    while cache.get("hp:go") is None and time.monotonic() < deadline:
+        cm.get("k", namespace="live", default="MISS")  # keep the hit path hot
+    return first, cm.get("k", namespace="live", default="MISS")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alias_name", NETWORK)
+def test_namespace_invalidation_is_seen_by_busy_processes_at_their_next_get(alias_name: str,
+                                                                           servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cache = caches[alias_name]
+    cm = CacheManager(alias_name)
+    cm.set("k", "old", 600, namespace="live")
+    cache.set("hp:ready", 0, 600)
+    results: list[Any] = []
+    runner = threading.Thread(target=lambda: results.extend(
+        run_processes(read_through_invalidation, [(alias_name,)] * 2)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while cache.get("hp:ready") != 2:
+        assert time.monotonic() < deadline and runner.is_alive(), "workers did not start"
+        time.sleep(0.01)
+    cm.invalidate_namespace("live")
+    cache.set("hp:go", 1, 600)
+    runner.join(60)
+    assert results == [("old", "MISS"), ("old", "MISS")]
+
+
+def test_xfetch_skips_the_draw_only_where_no_draw_could_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    refresh = CacheManager._refresh_early
+    now, delta, beta = 1000.0, 0.5, 2.0
+    smallest = 2.0**-53  # random() returns multiples of 2**-53: the largest -ln(draw)
+    reach = delta * beta * -math.log(smallest)
+    monkeypatch.setattr(core.random, "random", lambda: smallest)
+    assert refresh(now, now + reach * (1 - 1e-9), delta, beta)  # the luckiest draw refreshes here
+    assert not refresh(now, now + reach * (1 + 1e-6), delta, beta)
+
+    def no_draw() -> float:
+        raise AssertionError("drew a random number where none can refresh")
+
+    monkeypatch.setattr(core.random, "random", no_draw)
+    assert not refresh(now, now + reach + 1, delta, beta)
+    assert not refresh(now, math.inf, delta, beta)
+    assert not refresh(now, now + 0.001, delta, 0)  # XFETCH_BETA = 0: off
+
+
+PICKLABLE = [v for v in VALUES if not isinstance(v, bytes)]
+RAWS: list[Any] = [pickle.dumps(v, protocol) for v in PICKLABLE for protocol in (0, 2, pickle.HIGHEST_PROTOCOL)]
+RAWS += [b"12", b" 12 ", b"-3", b"+4", b"\t7\n", b"\x0b8", b"1_000", b"", b"abc", b"\x80garbage", b"\x00", b"\x1c5",
+         b"99999999999999999999999"]
+
+
+def test_redis_serializer_fast_path_matches_loads() -> None:
+    serializer = RedisSerializer()
+    fast = _fast_loads(serializer)
+    for raw in RAWS:
+        assert _outcome(lambda r=raw: fast(r)) == _outcome(lambda r=raw: serializer.loads(r)), raw
+
+    class Custom(RedisSerializer):
+        def loads(self, data: Any) -> Any:
+            return ("custom", data)
+
+    custom = Custom()
+    assert _fast_loads(custom) == custom.loads
+
+
+@pytest.mark.parametrize("compressor", [None, "django_redis.compressors.zlib.ZlibCompressor"])
+def test_django_redis_fast_decode_matches_decode(compressor: str | None, servers: object, extra_alias: Any) -> None:
+    require("django_redis", servers)  # type: ignore[arg-type]
+    options = dict(settings.CACHES["django_redis"]["OPTIONS"])
+    if compressor:
+        options["COMPRESSOR"] = compressor
+    extra_alias(dr={**settings.CACHES["django_redis"], "OPTIONS": options})
+    client = caches["dr"].client
+    fast = _fast_decode(client)
+    assert fast != client.decode
+    raws = RAWS + [client.encode(v) for v in PICKLABLE if type(v) is not int]
+    for raw in raws:
+        assert _outcome(lambda r=raw: fast(r)) == _outcome(lambda r=raw: client.decode(r)), raw
+    cm = CacheManager("dr")  # and end to end, through the compressor
+    big = {"rows": ["x" * 100] * 100}
+    assert cm.get("k", lambda: big, 60, namespace="ns") == big
+    assert cm.get("k", namespace="ns") == big
+
+
+def test_key_precheck_is_django_s_rule() -> None:
+    # validate_key() is skipped only for keys Django's own check would let through silently.
+    from django.core.cache.backends.base import memcache_key_warnings
+
+    from cache_dashboard.adapters.base import _KEY_PROBLEM
+
+    for code in [*range(0, 300), 0x85, 0xA0, 0x2028, 0x3000, 0x1F600]:
+        key = f"cd:1:k:{chr(code)}"
+        assert bool(_KEY_PROBLEM(key)) == bool(list(memcache_key_warnings(key))), code
+    assert list(memcache_key_warnings("k" * 251)) and not list(memcache_key_warnings("k" * 250))
