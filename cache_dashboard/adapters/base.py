@@ -186,11 +186,7 @@ class Adapter:
 
     # -- key listing (Redis only) -------------------------------------------------------------
     def scan_delete(self, prefix: str, pattern: str = "*", only: Any = None) -> int:
-        raise UnsupportedOperation(
-            f"The {self.name} backend of cache alias {self.alias!r} cannot list its keys, so it cannot "
-            "delete by pattern. Invalidate the keys by name, or put them in a namespace and use "
-            "invalidate_namespace(), which works on every backend."
-        )
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
     def scan_count(self, prefix: str, pattern: str = "*") -> int:
         return self.scan_delete(prefix, pattern)  # raises the same UnsupportedOperation

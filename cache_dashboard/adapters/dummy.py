@@ -1,5 +1,7 @@
 """DummyCache stores nothing: every get is a miss; the manager keeps working (fail open)."""
 
+from django.utils.translation import gettext
+
 from cache_dashboard.adapters.base import Adapter, Capabilities
 
 
@@ -12,4 +14,4 @@ class DummyAdapter(Adapter):
         return delta  # nothing is stored; DummyCache.incr would raise ValueError
 
     def location_display(self) -> str:
-        return "(stores nothing)"
+        return gettext("(stores nothing)")

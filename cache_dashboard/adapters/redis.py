@@ -123,10 +123,7 @@ class RedisAdapter(Adapter):
         marker = "\x00end"
         raw = self.raw_key(prefix + marker)
         if not raw.endswith(marker):
-            raise UnsupportedOperation(
-                f"KEY_FUNCTION of cache alias {self.alias!r} does not end keys with the key itself, "
-                "so keys cannot be matched by prefix."
-            )
+            raise UnsupportedOperation.key_function_not_suffix(alias=self.alias)
         return raw[: -len(marker)]
 
     # -- counters: one round trip for the whole batch ------------------------------------------

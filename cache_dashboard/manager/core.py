@@ -144,14 +144,15 @@ class CacheManager:
         return kb
 
     @contextmanager
-    def _loud(self, what: str):  # type: ignore[no-untyped-def]
-        """Run a write the caller must know about: errors become CacheUnavailable."""
+    def _loud(self, operation: str, **params: Any):  # type: ignore[no-untyped-def]
+        """Run a write the caller must know about: errors become CacheUnavailable.
+
+        ``operation`` is a key of ``exceptions.OPERATIONS`` (its text is translated where shown).
+        """
         alias = self.alias
         breaker = get_breaker(alias)
         if not breaker.allow():
-            raise CacheUnavailable(
-                f"{what}: cache alias {alias!r} is unreachable (circuit open after repeated errors)"
-            )
+            raise CacheUnavailable.circuit_open(operation, alias=alias, **params)
         try:
             yield
         except (UnsupportedOperation, TypeError, ValueError):
@@ -159,7 +160,9 @@ class CacheManager:
         except Exception as exc:
             breaker.failure(exc)
             stats.get_recorder(alias).incr(None, "errors")
-            raise CacheUnavailable(f"{what} failed: {self.adapter.mask(f'{type(exc).__name__}: {exc}')}") from exc
+            raise CacheUnavailable.failed(
+                operation, error=self.adapter.mask(f"{type(exc).__name__}: {exc}"), **params
+            ) from exc
         else:
             breaker.success()
 
@@ -448,7 +451,7 @@ class CacheManager:
         """
         nns = normalize_namespace(namespace)
         alias = self.alias
-        with self._loud(f"invalidate namespace {namespace!r}"):
+        with self._loud("invalidate_namespace", namespace=namespace):
             cache = caches[alias]
             kb = self._keys(alias, cache)
             _bump(cache, kb.generation(nns))
@@ -467,7 +470,7 @@ class CacheManager:
         This returns memory; correctness never depends on it. Returns how many were deleted.
         """
         nns = normalize_namespace(namespace)
-        with self._loud(f"purge namespace {namespace!r}"):
+        with self._loud("purge_namespace", namespace=namespace):
             cache = caches[self.alias]
             kb = self._keys(self.alias, cache)
             current = cache.get(kb.generation(nns))
@@ -493,7 +496,7 @@ class CacheManager:
         """
         nns = self._check_pattern(pattern, namespace)
         alias = self.alias
-        with self._loud(f"invalidate pattern {pattern!r}"):
+        with self._loud("invalidate_pattern", pattern=pattern):
             cache = caches[alias]
             count = self.adapter.scan_delete(self._keys(alias, cache).entry_prefix(nns), pattern)
         stats.get_recorder(alias).invalidated(nns, count, source)
@@ -502,7 +505,7 @@ class CacheManager:
     def count_pattern(self, pattern: str, *, namespace: str | None = None) -> int:
         """How many keys ``invalidate_pattern`` would delete now (Redis only)."""
         nns = self._check_pattern(pattern, namespace)
-        with self._loud(f"count pattern {pattern!r}"):
+        with self._loud("count_pattern", pattern=pattern):
             cache = caches[self.alias]
             return self.adapter.scan_count(self._keys(self.alias, cache).entry_prefix(nns), pattern)
 
@@ -588,7 +591,7 @@ class CacheManager:
     def remove_invalid(self, key: str, *, namespace: str) -> bool:
         """Unmark ``key``; True if it was marked. Raises CacheUnavailable when the server is down."""
         nkey, nns = normalize_key(key), normalize_namespace(namespace)
-        with self._loud("remove invalid entry"):
+        with self._loud("remove_invalid"):
             cache = caches[self.alias]
             kb = self._keys(self.alias, cache)
             existed = self.adapter.delete_count([kb.registry_entry(nns, nkey)]) == 1
@@ -597,7 +600,7 @@ class CacheManager:
     def invalid_entries(self, namespace: str) -> list[dict[str, Any]]:
         """Live entries of ``namespace``, newest first. Raises CacheUnavailable when down."""
         nns = normalize_namespace(namespace)
-        with self._loud("list invalid entries"):
+        with self._loud("invalid_entries"):
             cache = caches[self.alias]
             found = registry.entries(cache, self._keys(self.alias, cache), nns)
         return [registry.public(info) for info in found]
@@ -640,7 +643,7 @@ class CacheManager:
         same numbers (False on LocMem/Dummy: per process). Raises CacheUnavailable when down."""
         nns = None if namespace is None else normalize_namespace(namespace)
         recorder = stats.get_recorder(self.alias)
-        with self._loud("read statistics"):
+        with self._loud("get_stats"):
             recorder.flush()
             return stats.read_stats(recorder, nns, window)
 

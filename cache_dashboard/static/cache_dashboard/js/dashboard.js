@@ -269,7 +269,7 @@
     if (body) {
       body.replaceChildren.apply(body, (health.checks || []).map(function (check) {
         var tr = document.createElement("tr");
-        tr.appendChild(cell("td", check.name));
+        tr.appendChild(cell("td", check.label || check.name));
         var td = document.createElement("td");
         td.appendChild(cell("span", check.ok ? self.t("ok") : self.t("failed"), check.ok ? "cd-ok" : "cd-fail"));
         tr.appendChild(td);
