@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -161,3 +161,20 @@ def cm(alias: str):  # type: ignore[no-untyped-def]
     from cache_dashboard import CacheManager
 
     return CacheManager(alias)
+
+
+@pytest.fixture
+def extra_alias() -> Iterator[Callable[..., None]]:
+    """Add cache aliases for one test: ``extra_alias(own={...BACKEND, LOCATION...})``."""
+    from django.conf import settings
+
+    stack = []
+
+    def add(**aliases: dict) -> None:
+        ctx = override_settings(CACHES={**settings.CACHES, **aliases})
+        ctx.enable()
+        stack.append(ctx)
+
+    yield add
+    for ctx in reversed(stack):
+        ctx.disable()

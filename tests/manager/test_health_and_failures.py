@@ -7,10 +7,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 
 from cache_dashboard import CacheManager, CacheUnavailable
@@ -49,20 +47,6 @@ def test_health_reports_every_server_of_a_pool(servers: object) -> None:
     multi = CacheManager("redis_multi").get_health()
     assert len(multi["server"]) == 2 and {s["role"] for s in multi["server"]} == {"master", "slave"}
 
-
-@pytest.fixture
-def extra_alias() -> Iterator[callable]:  # type: ignore[valid-type]
-    """Add aliases for one test."""
-    stack = []
-
-    def add(**aliases: dict) -> None:
-        ctx = override_settings(CACHES={**settings.CACHES, **aliases})
-        ctx.enable()
-        stack.append(ctx)
-
-    yield add
-    for ctx in reversed(stack):
-        ctx.disable()
 
 
 def test_passwords_are_masked_everywhere(extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]

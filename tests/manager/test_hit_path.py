@@ -15,7 +15,7 @@ import pickle
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -66,20 +66,6 @@ class CountingMemcache(PyMemcacheCache):
         self.reads.extend(keys)
         return super().get_many(keys, version)
 
-
-@pytest.fixture
-def extra_alias() -> Iterator[Callable[..., None]]:
-    """Add aliases for one test."""
-    stack = []
-
-    def add(**aliases: dict) -> None:
-        ctx = override_settings(CACHES={**settings.CACHES, **aliases})
-        ctx.enable()
-        stack.append(ctx)
-
-    yield add
-    for ctx in reversed(stack):
-        ctx.disable()
 
 
 def _readers(alias: str) -> tuple[Callable[[str], Any], Callable[[str, str], tuple[Any, Any]]]:
