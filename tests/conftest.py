@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -178,3 +179,17 @@ def extra_alias() -> Iterator[Callable[..., None]]:
     yield add
     for ctx in reversed(stack):
         ctx.disable()
+
+
+@contextmanager
+def flusher_paused() -> Iterator[None]:
+    """No background stats flush reaches a server meanwhile: each recorder's flush waits on its lock.
+
+    For tests that count server commands. Do not call ``flush_stats()`` inside (not reentrant).
+    """
+    from cache_dashboard import stats
+
+    with ExitStack() as stack:
+        for recorder in list(stats._recorders.values()):
+            stack.enter_context(recorder._flush_lock)
+        yield
