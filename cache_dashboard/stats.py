@@ -57,8 +57,11 @@ class StatsRecorder:
 
     # -- recording (hot path) --------------------------------------------------------------------
     def incr(self, nns: str | None, field: str, n: int = 1) -> None:
-        if not get_settings()["STATS_ENABLED"]:
-            return
+        if get_settings()["STATS_ENABLED"]:
+            self.count(nns, field, n)
+
+    def count(self, nns: str | None, field: str, n: int = 1) -> None:
+        """``incr`` for a caller that has checked ``STATS_ENABLED`` itself (the hit path)."""
         key = (nns or NO_NAMESPACE, field)
         lock = self._lock
         lock.acquire()  # cheaper than ``with`` on the hit path
@@ -67,18 +70,6 @@ class StatsRecorder:
         finally:
             lock.release()
         if _flusher_pid != _pid:  # no syscall on the hit path: _pid follows forks (_after_fork)
-            _ensure_flusher()
-
-    def count(self, nns: str | None, field: str) -> None:
-        """``incr(nns, field)`` for a caller that has checked ``STATS_ENABLED`` itself (the hit path)."""
-        key = (nns or NO_NAMESPACE, field)
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._counts[key] += 1
-        finally:
-            lock.release()
-        if _flusher_pid != _pid:
             _ensure_flusher()
 
     def fetched(self, nns: str | None, seconds: float) -> None:

@@ -46,9 +46,8 @@ from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
 from cache_dashboard.manager import registry
 from cache_dashboard.manager import ttl as ttl_policy
-from cache_dashboard.manager.breaker import CLOSED, _breakers, get_breaker
-from cache_dashboard.manager.keys import KeyBuilder, normalize_key, normalize_namespace, plain_key
-from cache_dashboard.stats import _recorders
+from cache_dashboard.manager.breaker import get_breaker
+from cache_dashboard.manager.keys import KeyBuilder, normalize_key, normalize_namespace
 
 logger = logging.getLogger("cache_dashboard")
 
@@ -172,10 +171,8 @@ class CacheManager:
         open (counted as an error if ``count_skipped``) or ``op`` raised (counted, and the
         breaker told). The quiet counterpart of ``_loud``; a plain call, no context manager or
         closure, so the hit path pays one function call for it."""
-        breaker = _breakers.get(alias) or get_breaker(alias)
-        # allow() and success() return at once on a closed, error-free circuit; checked here first
-        # so the hit path makes neither call.
-        if breaker.state != CLOSED and not breaker.allow():
+        breaker = get_breaker(alias)
+        if not breaker.allow():  # lock-free on a closed circuit
             if count_skipped:
                 stats.get_recorder(alias).incr(nns, "errors")
             return _FAILED
@@ -185,8 +182,7 @@ class CacheManager:
             breaker.failure(exc)
             stats.get_recorder(alias).incr(nns, "errors")
             return _FAILED
-        if breaker.failures or breaker.state != CLOSED:
-            breaker.success()
+        breaker.success()  # returns at once on a closed, error-free circuit
         return result
 
     # -- cache-aside ----------------------------------------------------------------------------
@@ -206,12 +202,12 @@ class CacheManager:
         cache server is down or hung the value is fetched and returned (fail open) and an error is
         counted. ``ttl``: see ``ttl_for``; 0 or less stores nothing.
         """
-        # The hit path (measured by bench/hit_path.py): inlined checks, settings read once, stats
+        # The hit path (measured by bench/hit_path.py): settings read once, stats
         # counted in memory, one round trip through the adapter's readers (``_read``).
-        nkey = key if type(key) is str and plain_key(key) else normalize_key(key)
+        nkey = normalize_key(key)
         conf = get_settings()
         alias = self._alias or conf["ALIAS"]
-        recorder = _recorders.get(alias) or stats.get_recorder(alias)
+        recorder = stats.get_recorder(alias)
         if namespace is None:
             nns = None
         else:
@@ -246,20 +242,15 @@ class CacheManager:
         Through the adapter's readers (kept on the backend instance, so per thread): the cache's
         own ``make_key``, no per-call key maps (see ``Adapter.readers``)."""
         cache = caches[alias]
-        known = _epochs.get(alias)  # self._keys(alias, cache), inlined
-        if known is not None and time.monotonic() - known[1] < EPOCH_REFRESH:
-            kb = known[0]
-        else:
-            kb = self._keys(alias, cache)
+        kb = self._keys(alias, cache)
         try:
             one, pair = getattr(cache, READERS_ATTR)
         except AttributeError:
             one, pair = get_adapter(alias).readers(cache)
+        ekey = kb.entry(nkey, nns)
         if nns is None:
-            ekey = f"{kb.base}k:{nkey}"  # kb.entry(nkey, None)
             return cache, kb, ekey, one(ekey), None
-        ekey = f"{kb.base}n:{nns}:{nkey}"  # kb.entry(nkey, nns)
-        gen, entry = pair(f"{kb.base}g:{nns}", ekey)  # kb.generation(nns)
+        gen, entry = pair(kb.generation(nns), ekey)
         return cache, kb, ekey, entry, gen
 
     @staticmethod

@@ -14,9 +14,6 @@ _SAFE_NAMESPACE = "@+=,!$()"  # no ":" — the namespace is one field of a ":"-j
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-~:@/+=,!$()]{0,100}")
 _PLAIN_NAMESPACE = re.compile(r"[A-Za-z0-9_.\-~@+=,!$()]{1,48}")
 
-#: ``plain_key(key)`` is truthy when ``normalize_key(key)`` is ``key`` itself (a str kept as is).
-plain_key = _PLAIN_KEY.fullmatch
-
 #: Longest normalised key kept readable; longer ones are replaced by ``#`` + sha256.
 MAX_KEY_LENGTH = 100
 MAX_NAMESPACE_LENGTH = 48
