@@ -170,7 +170,7 @@ def main() -> None:
                   f"{statistics.median(ratios['x2']):>8.2f}{cpu['plain']:>11.2f}{cpu['ns']:>8.2f}"
                   f"{inv[10]:>19.1f}{inv[10_000]:>13.1f}", flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at end")
-        from cache_dashboard import stats
+        from cache_dashboard.manager import stats
 
         stats.flush_buffers()  # now, while the servers run (not at exit, after they stopped)
     finally:

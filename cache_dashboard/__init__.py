@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from cache_dashboard.exceptions import CacheDashboardError, CacheUnavailable, UnsupportedOperation
+from cache_dashboard.manager import CacheManager, cache_manager
 
-__version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from cache_dashboard.manager.core import CacheManager, cache_manager
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so that importing the package (e.g. from settings or INSTALLED_APPS) loads no Django
-    # machinery before the apps are ready.
-    if name in ("CacheManager", "cache_manager"):
-        from cache_dashboard.manager import core
-
-        return getattr(core, name)
-    raise AttributeError(name)
-
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "CacheDashboardError", "CacheManager", "CacheUnavailable", "UnsupportedOperation",

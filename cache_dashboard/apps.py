@@ -1,5 +1,5 @@
-"""App configuration: loads the settings module, registers the system checks and connects the
-signal receivers of declarative invalidation rules."""
+"""App configuration: registers the system checks, the TTL override store's signal receivers and
+the receivers of declarative invalidation rules."""
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +11,8 @@ class CacheDashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cache_dashboard import checks, conf, invalidation  # noqa: F401  (registers checks, settings reset)
+        # Imported here, not at the top: these modules import the app's models (ttl_store) or the
+        # project's (invalidation rules), which exist only once the app registry is ready.
+        from cache_dashboard import checks, invalidation, ttl_store  # noqa: F401  (registers checks, receivers)
 
         invalidation.connect_signals()

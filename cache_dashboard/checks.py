@@ -1,28 +1,25 @@
-"""Django system checks of cache_dashboard's configuration (IDs: cache_dashboard.E00x / W00x)."""
+"""Django system checks of cache_dashboard's configuration (IDs: cache_dashboard.E00x / W00x).
+
+The checks of one cache alias's configuration (timeouts, key length, the fast hit path) belong to
+its adapter (``Adapter.run_checks``); this module adds the settings' own.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_settings
-
-#: OPTIONS that bound how long a call to a hung server can block, per backend adapter name.
-TIMEOUT_OPTIONS = {
-    "redis": ("socket_timeout", "socket_connect_timeout"),
-    "django_redis": ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"),
-    "memcached": ("timeout", "connect_timeout"),
-}
+from cache_dashboard.keys import VALID_PREFIX
 
 
 @register(Tags.caches)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
-    from cache_dashboard.adapters import get_adapter
-
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     conf = get_settings()
-    problems: list[Any] = []
+    problems: list[CheckMessage] = []
     if conf["ALIAS"] not in settings.CACHES:
         problems.append(Error(
             f"CACHE_DASHBOARD['ALIAS'] is {conf['ALIAS']!r}, which is not an alias in CACHES.",
@@ -34,33 +31,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 f"CACHE_DASHBOARD['TTLS'][{name!r}] is {value!r}; expected whole seconds >= 0 or None.",
                 id="cache_dashboard.E002",
             ))
+    prefix = conf["KEY_PREFIX"]
+    if not isinstance(prefix, str) or not VALID_PREFIX.fullmatch(prefix):
+        problems.append(Error(
+            f"CACHE_DASHBOARD['KEY_PREFIX'] is {prefix!r}; it must be 1-64 ASCII letters, digits, "
+            "'_', '.', ':' or '-'.",
+            hint="It starts every key CacheManager writes: spaces break memcached, braces Redis Cluster "
+                 "hash tags, glob characters SCAN patterns.",
+            id="cache_dashboard.E003",
+        ))
     if conf["_UNKNOWN"]:
         problems.append(Warning(
             f"Unknown CACHE_DASHBOARD settings: {', '.join(conf['_UNKNOWN'])}.",
             hint="See cache_dashboard.conf.DEFAULTS for the settings and their defaults.",
             id="cache_dashboard.W001",
         ))
-    for alias, params in settings.CACHES.items():
-        adapter = get_adapter(alias)
-        if adapter.name == "unknown":
-            problems.append(Warning(
-                f"Cache alias {alias!r} uses {params.get('BACKEND')!r}, unknown to cache_dashboard: "
-                "only the generic features are available.", id="cache_dashboard.W002",
-            ))
-        wanted = TIMEOUT_OPTIONS.get(adapter.name)
-        options = params.get("OPTIONS") or {}
-        if wanted and not all(options.get(name) for name in wanted):
-            problems.append(Warning(
-                f"Cache alias {alias!r} sets no {' / '.join(wanted)} in OPTIONS: a hung cache server "
-                "can block a request for a long time before the circuit breaker opens.",
-                hint=f"Set {', '.join(f'{name!r}: 0.5' for name in wanted)} in OPTIONS.",
-                id="cache_dashboard.W003",
-            ))
-        key_prefix = str(params.get("KEY_PREFIX", ""))
-        if adapter.name == "memcached" and len(key_prefix) > 60:
-            problems.append(Warning(
-                f"KEY_PREFIX of cache alias {alias!r} is {len(key_prefix)} characters; memcached keys are "
-                "limited to 250 bytes, which leaves too little room for cache_dashboard's keys.",
-                id="cache_dashboard.W004",
-            ))
+    for alias in settings.CACHES:
+        problems.extend(get_adapter(alias).run_checks())
     return problems

@@ -1,4 +1,10 @@
-"""Settings of cache_dashboard: one ``CACHE_DASHBOARD`` dict merged over documented defaults."""
+"""Settings of cache_dashboard: one ``CACHE_DASHBOARD`` dict merged over documented defaults, and
+the aliases the dashboard shows.
+
+Never read at import time: the getter is cached and reset on ``setting_changed`` (so
+``override_settings`` works in tests). Modules that cache something derived from settings connect
+their own ``setting_changed`` receiver next to that cache.
+"""
 
 from __future__ import annotations
 
@@ -75,11 +81,24 @@ def get_setting(name: str) -> Any:
     return get_settings()[name]
 
 
+def dashboard_aliases() -> list[str]:
+    """Cache aliases the dashboard shows: ``CACHE_DASHBOARD["ALIASES"]`` or every alias in CACHES."""
+    configured = get_setting("ALIASES")
+    names = list(configured) if configured else list(settings.CACHES)
+    return [name for name in names if name in settings.CACHES]
+
+
+def default_alias() -> str:
+    """The alias shown when none is chosen: ``CACHE_DASHBOARD["ALIAS"]`` if shown, else the first one."""
+    aliases = dashboard_aliases()
+    preferred: str = get_setting("ALIAS")
+    if preferred in aliases or not aliases:
+        return preferred
+    return aliases[0]
+
+
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: Any) -> None:
     # override_settings() in tests must take effect at once.
-    if setting in ("CACHE_DASHBOARD", "CACHES"):
+    if setting == "CACHE_DASHBOARD":
         get_settings.cache_clear()
-        from cache_dashboard import adapters
-
-        adapters.reset()

@@ -53,6 +53,9 @@ from django.core.cache import caches
 from django.db import models, router, transaction
 from django.db.models.signals import ModelSignal, m2m_changed, post_delete, post_save
 
+from cache_dashboard.keys import rule_key
+from cache_dashboard.manager import CacheManager, cache_manager
+
 __all__ = [
     "InvalidationRule",
     "connect_signals",
@@ -106,8 +109,9 @@ class InvalidationRule:
         Exceptions raised by key callables propagate: a broken rule should fail loudly in tests
         rather than silently leave stale data.
         """
-        keys = _expand(self.keys, instances)
-        namespaces = _expand(self.namespaces, instances)
+        items = list(instances) if instances is not None else None
+        keys = _expand(self.keys, items)
+        namespaces = _expand(self.namespaces, items)
         return keys, namespaces
 
     def schedule(
@@ -148,7 +152,7 @@ class InvalidationRule:
         self._record_fired(cm, trigger=trigger, keys=keys, namespaces=namespaces, error=error)
 
     def _record_fired(
-        self, cm: Any, *, trigger: str, keys: list[str], namespaces: list[str], error: str | None
+        self, cm: CacheManager, *, trigger: str, keys: list[str], namespaces: list[str], error: str | None
     ) -> None:
         record = {
             "at": time.time(),
@@ -159,14 +163,14 @@ class InvalidationRule:
         }
         self.last_fired_local = record
         try:
-            caches[cm.alias].set(_last_fired_key(self.name), record, None)
+            caches[cm.alias].set(rule_key(self.name), record, None)
         except Exception as exc:  # the record is informative only
             logger.warning("Could not store last-fired time of rule %s: %s", self.name, type(exc).__name__)
 
     def last_fired(self) -> dict[str, Any] | None:
         """The most recent firing of this rule in any process (falls back to this process's)."""
         try:
-            record = caches[_manager(self.alias).alias].get(_last_fired_key(self.name))
+            record = caches[_manager(self.alias).alias].get(rule_key(self.name))
         except Exception:
             record = None
         return record or self.last_fired_local
@@ -263,7 +267,7 @@ def invalidate_on(
         raise TypeError("keys must be a list of keys, not a single string")
     if isinstance(namespaces, str):
         raise TypeError("namespaces must be a list of namespaces, not a single string")
-    options = {
+    options: dict[str, Any] = {
         "keys": tuple(keys),
         "namespaces": tuple(namespaces),
         "key_namespace": key_namespace,
@@ -338,12 +342,27 @@ def rules_status() -> list[dict[str, Any]]:
     Each dict has the keys of :meth:`InvalidationRule.describe` plus ``last_fired`` (epoch float
     or ``None``), ``last_trigger`` (``"save"``, ``"delete"``, ``"m2m"``, ``"manual"`` or ``None``),
     ``last_keys`` (how many keys the last firing invalidated) and ``last_error`` (exception class
-    name of a failed invalidation, or ``None``).
+    name of a failed invalidation, or ``None``). One read per cache alias, whatever the number
+    of rules (their records share a hash tag).
     """
+    rules = get_rules()
+    by_alias: dict[str, list[InvalidationRule]] = {}
+    for rule in rules:
+        by_alias.setdefault(_manager(rule.alias).alias, []).append(rule)
+    records: dict[int, dict[str, Any]] = {}
+    for alias, group in by_alias.items():
+        try:
+            found = caches[alias].get_many([rule_key(rule.name) for rule in group])
+        except Exception:  # the cache is down: this process's own records, as last_fired() does
+            found = {}
+        for rule in group:
+            record = found.get(rule_key(rule.name)) or rule.last_fired_local
+            if isinstance(record, dict):
+                records[id(rule)] = record
     rows = []
-    for rule in get_rules():
+    for rule in rules:
         row = rule.describe()
-        record = rule.last_fired() or {}
+        record = records.get(id(rule), {})
         row.update(
             last_fired=record.get("at"),
             last_trigger=record.get("trigger"),
@@ -474,7 +493,7 @@ def _plan(rule: InvalidationRule) -> list[Connection]:
         if not rule.on_m2m:
             continue
         throughs = [f.remote_field.through for f in model._meta.many_to_many]
-        throughs += [r.through for r in model._meta.related_objects if r.many_to_many]
+        throughs += [r.through for r in model._meta.related_objects if r.many_to_many]  # type: ignore[attr-defined]  # ManyToManyRel
         plan += [_through_connection(t) for t in throughs if isinstance(t, type)]
     return plan
 
@@ -501,7 +520,7 @@ def _rules_for(model: type[models.Model]) -> list[InvalidationRule]:
 
 
 def _pending(sender: type[models.Model], instance: models.Model) -> dict[str, Any]:
-    store = getattr(_pending_clears, "store", None)
+    store: dict[tuple[type[models.Model], int], dict[str, Any]] | None = getattr(_pending_clears, "store", None)
     if store is None:
         store = _pending_clears.store = {}
     return store.setdefault((sender, id(instance)), {})
@@ -511,9 +530,9 @@ def _related_pks(
     through: type[models.Model], instance: models.Model, model: type[models.Model], using: str | None
 ) -> set[Any] | None:
     """The pks of ``model`` linked to ``instance`` through ``through``, or None if ambiguous."""
-    fks = [f for f in through._meta.fields if f.is_relation and f.related_model is not None]
-    own = [f for f in fks if isinstance(instance, f.related_model)]
-    other = [f for f in fks if issubclass(model, f.related_model)]
+    fks = [(f, f.related_model) for f in through._meta.fields if f.is_relation and isinstance(f.related_model, type)]
+    own = [f for f, related in fks if isinstance(instance, related)]
+    other = [f for f, related in fks if issubclass(model, related)]
     if len(own) != 1 or len(other) != 1 or own[0] is other[0]:
         return None  # self-referential relation: which column is which is ambiguous
     rows = through._base_manager.using(using).filter(**{own[0].name: instance.pk})
@@ -542,16 +561,5 @@ def _spec_label(spec: KeySpec) -> str:
     return "<per instance>" if name == "<lambda>" else f"<{name}>"
 
 
-def _last_fired_key(name: str) -> str:
-    # Under the package's own KEY_PREFIX, outside the epoch: survives clear_all() like the stats.
-    from cache_dashboard.conf import get_setting
-    from cache_dashboard.manager.keys import normalize_key
-
-    return f"{get_setting('KEY_PREFIX')}:rule:{normalize_key(name)}"
-
-
-def _manager(alias: str | None) -> Any:
-    # Imported late: the manager imports settings helpers, and this module is imported by apps.py.
-    from cache_dashboard import CacheManager, cache_manager
-
+def _manager(alias: str | None) -> CacheManager:
     return cache_manager if alias is None else CacheManager(alias=alias)

@@ -74,25 +74,6 @@ class TTLOverride(models.Model):
     def __str__(self) -> str:
         return f"{self.name} = {self.seconds} s"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        self._refresh_store()
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
-        self._refresh_store()
-        return result
-
-    def _refresh_store(self) -> None:
-        # This process sees the change at once; other workers within TTL_OVERRIDE_REFRESH seconds.
-        # Again after commit: a read between save() and COMMIT would have cached the old values.
-        from django.db import transaction
-
-        from cache_dashboard import ttl_store
-
-        ttl_store.reset()
-        transaction.on_commit(ttl_store.reset, using=self._state.db)
-
 
 class CacheAuditEntry(models.Model):
     """One mutation done through the dashboard (or its management commands): who, when, what, how many."""
@@ -125,6 +106,8 @@ class CacheAuditEntry(models.Model):
     key = models.TextField(_("key"), blank=True)
     pattern = models.TextField(_("pattern"), blank=True)
     count = models.IntegerField(_("count"), null=True, blank=True, help_text=_("Keys affected, if known."))
+    seconds = models.IntegerField(_("TTL seconds"), null=True, blank=True,
+                                  help_text=_("The TTL set by a TTL change."))
     detail = models.TextField(_("detail"), blank=True)
 
     class Meta:

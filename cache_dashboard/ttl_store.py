@@ -1,8 +1,10 @@
 """TTL overrides stored in the database, cached in-process and refreshed every few seconds.
 
-The core calls :func:`overrides` on the cache-miss path, so it must be cheap (one dict lookup
-almost always) and must never raise: a missing table, a broken connection or an async context all
-degrade to "no overrides" rather than breaking the caller's request.
+The default ``TTL_OVERRIDES`` provider. The TTL resolver calls :func:`overrides` on the cache-miss
+path, so it must be cheap (one dict lookup almost always) and must never raise: a missing table,
+a broken connection or an async context all degrade to "no overrides" rather than breaking the
+caller's request. A save or delete of a :class:`~cache_dashboard.models.TTLOverride` (instance or
+queryset) resets this process's copy at once; other workers follow within ``TTL_OVERRIDE_REFRESH``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import time
 from typing import Any
 
 from django.core.signals import setting_changed
+from django.db import connections, router, transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+
+from cache_dashboard.conf import get_setting
+from cache_dashboard.models import TTLOverride
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +32,12 @@ _state: tuple[dict[str, int], float] = ({}, 0.0)
 
 def _refresh_interval() -> float:
     try:
-        from cache_dashboard.conf import get_setting
-
         return float(get_setting("TTL_OVERRIDE_REFRESH"))
     except Exception:  # a bad setting must not break cache reads
         return 5.0
 
 
 def _load() -> dict[str, int]:
-    from django.db import connections, router, transaction
-
-    from cache_dashboard.models import TTLOverride
-
     db = router.db_for_read(TTLOverride)
     connection = connections[db]
     query = TTLOverride.objects.using(db).values_list("name", "seconds")
@@ -62,8 +63,6 @@ def _load_in_thread() -> dict[str, int]:
     result: dict[str, Any] = {}
 
     def work() -> None:
-        from django.db import connections
-
         try:
             result["values"] = _load()
         except Exception as exc:
@@ -76,7 +75,8 @@ def _load_in_thread() -> dict[str, int]:
     thread.join(timeout=2.0)
     if "values" not in result:
         raise result.get("error") or TimeoutError("TTL overrides query took longer than 2 s")
-    return result["values"]
+    values: dict[str, int] = result["values"]
+    return values
 
 
 def overrides() -> dict[str, int]:
@@ -118,3 +118,12 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     # override_settings(CACHE_DASHBOARD=...) in tests may change the refresh interval.
     if setting in ("CACHE_DASHBOARD", "DATABASES"):
         reset()
+
+
+@receiver(post_save, sender=TTLOverride, dispatch_uid="cache_dashboard.ttl_store.saved")
+@receiver(post_delete, sender=TTLOverride, dispatch_uid="cache_dashboard.ttl_store.deleted")
+def _on_override_written(*, instance: TTLOverride, using: str, **kwargs: Any) -> None:
+    # This process sees the change at once; again after commit, since a read between the write
+    # and COMMIT would have copied the old values.
+    reset()
+    transaction.on_commit(reset, using=using)

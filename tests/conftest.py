@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,6 +90,18 @@ class Servers:
         return out
 
 
+DEMO_SETTINGS = "tests.demo.settings"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/demo needs the demo's apps: it runs on its own, ``pytest tests/demo --ds=tests.demo.settings``."""
+    demo = Path(__file__).parent / "demo"
+    in_demo = collection_path == demo or demo in collection_path.parents
+    if os.environ.get("DJANGO_SETTINGS_MODULE") == DEMO_SETTINGS:
+        return not (in_demo or collection_path in demo.parents) or None
+    return in_demo or None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def servers() -> Iterator[Servers]:
     """Start the servers and point CACHES at them for the whole session."""
@@ -115,25 +127,14 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 
 
 def reset_state() -> None:
-    """Empty every test cache and forget per-process state (breakers, epochs, stat buffers)."""
-    from cache_dashboard import stats, ttl_store
-    from cache_dashboard.manager import core
-    from cache_dashboard.manager.breaker import reset_breakers
+    """Forget per-process state (breakers, epochs, stat buffers) and empty every test cache."""
+    from cache_dashboard import testing
 
-    reset_breakers()
-    ttl_store.reset()  # a test's rolled-back TTLOverride must not linger in the in-process copy
-    core._epochs.clear()
-    for recorder in stats._recorders.values():
-        recorder._counts.clear()
-        recorder._sources.clear()
-        recorder._fetch_max.clear()
-    stats._recorders.clear()
+    testing.reset()
     for alias in ("default", "locmem", "file", "dummy"):
         caches[alias].clear()  # local, per-test caches: clearing them is the point
-    for alias in ("redis", "django_redis", "redis_multi"):
-        if alias in caches.settings:
-            caches["redis"]._cache.get_client(write=True).flushall()  # our throwaway server only
-            break
+    if "redis" in caches.settings:
+        caches["redis"]._cache.get_client(write=True).flushall()  # our throwaway server only
     if "memcached" in caches.settings:
         caches["memcached_pool"]._cache.flush_all()  # our throwaway servers only
 
@@ -181,15 +182,3 @@ def extra_alias() -> Iterator[Callable[..., None]]:
         ctx.disable()
 
 
-@contextmanager
-def flusher_paused() -> Iterator[None]:
-    """No background stats flush reaches a server meanwhile: each recorder's flush waits on its lock.
-
-    For tests that count server commands. Do not call ``flush_stats()`` inside (not reentrant).
-    """
-    from cache_dashboard import stats
-
-    with ExitStack() as stack:
-        for recorder in list(stats._recorders.values()):
-            stack.enter_context(recorder._flush_lock)
-        yield

@@ -1,7 +1,8 @@
-"""Settings of the test suite. Cache aliases for real servers are added by tests/conftest.py."""
+"""Settings of the library's test suite: the package and a test app, nothing of the demo (the demo's
+suite has its own settings, tests/demo/settings.py). Cache aliases for real servers are added by
+tests/conftest.py."""
 
 import os
-import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -19,12 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "cache_dashboard",
     "tests.invalidation.testapp",
-    # the demo's apps, tested here too
-    "demo_site",
-    "ruc",
-    "shop",
 ]
-sys.path.insert(0, str(BASE_DIR.parent / "demo"))
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

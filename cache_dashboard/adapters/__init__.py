@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from cache_dashboard.adapters.base import Adapter, Capabilities, mask_secrets
+from cache_dashboard.adapters.base import Adapter, Capabilities
 
 # BACKEND class path (or a base class of it) -> adapter class path.
 ADAPTERS: dict[str, str] = {
@@ -44,13 +48,20 @@ def get_adapter(alias: str) -> Adapter:
     if alias not in settings.CACHES:
         raise ValueError(f"unknown cache alias {alias!r}; CACHES has {sorted(settings.CACHES)}")
     params = settings.CACHES[alias]
-    adapter = import_string(_adapter_path(params.get("BACKEND", "")))(alias, params)
+    adapter: Adapter = import_string(_adapter_path(params.get("BACKEND", "")))(alias, params)
     _adapters[alias] = adapter
     return adapter
 
 
 def reset() -> None:
+    """Forget every adapter (they are rebuilt from CACHES on next use)."""
     _adapters.clear()
 
 
-__all__ = ["Adapter", "Capabilities", "get_adapter", "mask_secrets", "reset"]
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        reset()
+
+
+__all__ = ["Adapter", "Capabilities", "get_adapter", "reset"]

@@ -1,104 +1,73 @@
-"""What a cache backend can do for CacheManager, declared per backend, with generic fallbacks."""
+"""What a cache backend can do for CacheManager: the generic adapter, over Django's cache API alone.
+
+Each backend's module subclasses :class:`Adapter` and owns every quirk of that backend: what it
+can do (:class:`Capabilities`), its timeout options, how its server statistics read, what its
+health report must say, its system checks and, optionally, a faster reader for the hit path
+(``adapters.fastread``). Nothing outside ``adapters/`` asks which backend it is talking to.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.cache import caches
-from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, BaseCache
+from django.core.cache.backends.base import BaseCache
+from django.core.checks import CheckMessage, Warning
+from django.utils.translation import gettext as _
 
+from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, readers_for
 from cache_dashboard.exceptions import UnsupportedOperation
+from cache_dashboard.formatting import describe_error, mask_secrets, option_secrets
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What the admin may offer for a backend; the UI hides what is False."""
+    """What a backend can back; the manager refuses and the admin hides what is False."""
 
-    pattern_invalidation: bool = False  # SCAN-based glob deletes
-    key_count: bool = False  # counting keys that match a pattern
-    server_stats: bool = False  # INFO / memcached stats
-    shared_stats: bool = True  # counters visible to every process
-    exact_counters: bool = True  # atomic increments across processes
-    physical_purge: bool = False  # memory returned at once after an invalidation
+    #: Keys can be listed by pattern (SCAN): pattern invalidation and counts, physical purges.
+    pattern_invalidation: bool = False
+    #: The health report carries statistics per server (Redis INFO, memcached ``stats``).
+    server_stats: bool = False
+    #: Counters live in a store every worker process shares (False: per process).
+    shared_stats: bool = True
+    #: Invalidated entries are deleted at once (SCAN + UNLINK), not left to expire.
+    physical_purge: bool = False
+    #: The backend keeps what it is given (False for DummyCache).
+    stores_values: bool = True
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@/\s]+)@", re.I)
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<pw>[^&\s]+)", re.I)
-
-
-def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
-    """Replace passwords in URLs (``scheme://user:pw@``, ``?password=``) and known secrets by ``***``."""
-    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
-    text = _QUERY_PASSWORD.sub(r"\g<head>***", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-#: The hit path's two reads of one backend instance (see ``Adapter.readers``).
-ReadOne = Callable[[str], Any]
-ReadPair = Callable[[str, str], "tuple[Any, Any]"]
-Readers = tuple[ReadOne, ReadPair]
-
-#: Attribute of a backend instance (``caches[alias]``) holding its readers. Django keeps one backend
-#: instance per thread (per async context), so readers — and any client object they hold — are
-#: never shared more widely than Django shares the instance itself.
-READERS_ATTR = "_cache_dashboard_readers"
-
-# Django's memcache_key_warnings() complains exactly when a key is longer than 250 characters or
-# contains one of these (Django 5.x: memcached_error_chars_re; 4.2: ord(c) < 33 or == 127, the
-# same set); validate_key() is only called then (see key_maker).
-_KEY_PROBLEM = re.compile(r"[\x00-\x20\x7f]").search
-
-
-def key_maker(cache: BaseCache) -> Callable[[str], str]:
-    """``cache.make_and_validate_key`` for the hit path: the cache's own ``make_key`` (KEY_PREFIX,
-    VERSION, KEY_FUNCTION, subclass overrides) and the same validation, but ``validate_key`` is
-    only called for keys it would warn about or reject (Django's check is a generator and a
-    regex search per key). A backend overriding ``validate_key`` gets it on every key."""
-    make_key, validate = cache.make_key, cache.validate_key
-    stock = {BaseCache.validate_key}
-    try:
-        from django.core.cache.backends.memcached import BaseMemcachedCache
-
-        stock.add(BaseMemcachedCache.validate_key)
-    except ImportError:  # pragma: no cover
-        pass
-    if type(cache).validate_key not in stock:
-        def make_checked(key: str) -> str:
-            raw = make_key(key)
-            validate(raw)
-            return raw
-        return make_checked
-    limit, problem = MEMCACHE_MAX_KEY_LENGTH, _KEY_PROBLEM
-
-    def make(key: str) -> str:
-        raw = make_key(key)
-        if len(raw) > limit or problem(raw):
-            validate(raw)  # warns (CacheKeyWarning) or raises (memcached) exactly as Django would
-        return raw
-    return make
+#: One server's statistics under the same names on every backend (``Adapter.summarize_server``).
+SUMMARY_FIELDS = (
+    "address", "ok", "error", "role", "version", "uptime", "memory", "memory_limit", "items",
+    "connections", "hits", "misses", "hit_ratio", "evictions", "expired",
+)
 
 
 class Adapter:
     """Generic adapter: everything through Django's cache API. Subclasses override what their
-    backend does better (atomic pipelines, SCAN, server statistics)."""
+    backend does better (atomic pipelines, SCAN, server statistics) and declare its quirks."""
 
     name = "unknown"
     capabilities = Capabilities()
     #: Health probes of network backends run in a thread so a hung server cannot block the caller.
     probe_in_thread = True
+    #: OPTIONS that bound how long a call to a hung server can block (system check W003).
+    timeout_options: ClassVar[tuple[str, ...]] = ()
+    #: The optional faster hit-path reader (None: Django's public ``get``/``get_many``).
+    fast_reader: ClassVar[FastReader | None] = None
 
     def __init__(self, alias: str, params: Mapping[str, Any]) -> None:
         self.alias = alias
         self.params = params
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} alias={self.alias!r}>"
 
     @property
     def cache(self) -> BaseCache:
@@ -106,7 +75,7 @@ class Adapter:
         # must never be shared between threads).
         return caches[self.alias]
 
-    # -- location -----------------------------------------------------------------------------
+    # -- location and secrets -----------------------------------------------------------------
     def servers(self) -> list[str]:
         location = self.params.get("LOCATION", "")
         if isinstance(location, str):
@@ -114,14 +83,18 @@ class Adapter:
         return list(location or [])
 
     def secrets(self) -> list[str]:
-        options = self.params.get("OPTIONS") or {}
-        return [str(options[k]) for k in ("password", "PASSWORD") if options.get(k)]
+        """Secret values of this alias's configuration (masked wherever text is shown)."""
+        return option_secrets(self.params.get("OPTIONS"))
 
     def location_display(self) -> str:
-        return mask_secrets(", ".join(self.servers()), self.secrets())
+        return self.mask(", ".join(self.servers()))
 
     def mask(self, text: str) -> str:
         return mask_secrets(text, self.secrets())
+
+    def describe(self, exc: BaseException) -> str:
+        """An exception of this backend as staff may read it (secrets masked)."""
+        return describe_error(exc, self.secrets())
 
     def get_primary(self, key: str) -> Any:
         """Read ``key`` where writes go (matters with read replicas: read-your-own-writes)."""
@@ -129,39 +102,38 @@ class Adapter:
 
     # -- hit path -----------------------------------------------------------------------------
     def readers(self, cache: BaseCache) -> Readers:
-        """``(one, pair)`` for the backend instance ``cache`` (built once, kept on the instance):
+        """``(one, pair)`` for the backend instance ``cache``, built once and kept on it.
+
         ``one(key)`` is ``cache.get(key)``; ``pair(k1, k2)`` is ``(cache.get(k1), cache.get(k2))``
-        in one round trip. Missing keys read as None. Keys are CacheManager's (before the
-        cache's ``make_key``). Errors propagate (the caller's circuit breaker counts them)."""
-        built = self.build_readers(cache)
+        in one round trip. Missing keys read as None; keys are CacheManager's (before the cache's
+        ``make_key``); errors propagate (the caller's circuit breaker counts them). Built by
+        :attr:`fast_reader` when it fits this backend instance, else Django's public API.
+        """
+        built = readers_for(cache, self.fast_reader, self.alias)
         try:
             setattr(cache, READERS_ATTR, built)
         except AttributeError:  # pragma: no cover - a backend with __slots__: rebuilt per call
             pass
         return built
 
-    def build_readers(self, cache: BaseCache) -> Readers:
-        """Generic: Django's own ``get`` and ``get_many``. Backends override with direct client
-        calls when (and only when) the backend classes are the stock ones."""
-
-        get_many = cache.get_many
-
-        def pair(key1: str, key2: str) -> tuple[Any, Any]:
-            got = get_many([key1, key2])
-            return got.get(key1), got.get(key2)
-
-        return cache.get, pair
+    def fast_read_problem(self) -> str | None:
+        """Why the fast reader cannot be used with this alias's stock backend (an upstream change),
+        or None when it can or does not apply. Builds nothing on the server."""
+        if self.fast_reader is None:
+            return None
+        return self.fast_reader.problem(self.cache)
 
     # -- counters -----------------------------------------------------------------------------
-    def incr(self, key: str, delta: int = 1, timeout: float | None = None) -> int:
-        """Atomically add ``delta`` to an integer key, creating it with ``timeout`` if missing."""
+    def incr(self, key: str, delta: int = 1, timeout: float | None = None, initial: int = 0) -> int:
+        """Add ``delta`` to an integer key, atomically where the backend can; a missing key starts
+        at ``initial`` (and gets ``timeout``). Returns the new value."""
         cache = self.cache
         try:
-            return cache.incr(key, delta)
+            return int(cache.incr(key, delta))
         except ValueError:
-            if cache.add(key, delta, timeout):
-                return delta
-            return cache.incr(key, delta)
+            if cache.add(key, initial + delta, timeout):
+                return initial + delta
+            return int(cache.incr(key, delta))
 
     def incr_many(self, deltas: Mapping[str, int], timeout: float | None) -> None:
         for key, delta in deltas.items():
@@ -184,23 +156,59 @@ class Adapter:
         cache = self.cache
         return sum(1 for key in keys if cache.delete(key))
 
-    # -- key listing (Redis only) -------------------------------------------------------------
-    def scan_delete(self, prefix: str, pattern: str = "*", only: Any = None) -> int:
+    # -- key listing (capabilities.pattern_invalidation) --------------------------------------
+    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[Any], bool] | None = None) -> int:
+        """Delete the keys that start with ``prefix`` and go on as ``glob``; with ``only``, just
+        those whose value passes ``only(value)``. Returns how many were deleted."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
-    def scan_count(self, prefix: str, pattern: str = "*") -> int:
-        return self.scan_delete(prefix, pattern)  # raises the same UnsupportedOperation
+    def scan_count(self, prefix: str, glob: str = "*") -> int:
+        """How many keys :meth:`scan_delete` would delete now."""
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
     # -- health -------------------------------------------------------------------------------
     def server_info(self, timeout: float) -> list[dict[str, Any]]:
-        """Statistics per server; [] when the backend has no server."""
+        """Statistics per server in the backend's own names; [] when the backend has no server."""
         return []
 
+    def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """One row of :meth:`server_info` under :data:`SUMMARY_FIELDS` (the overview's table)."""
+        return {name: row.get(name) for name in SUMMARY_FIELDS}
 
-def hit_ratio(hits: Any, misses: Any) -> float | None:
-    try:
-        hits, misses = int(hits), int(misses)
-    except (TypeError, ValueError):
-        return None
-    total = hits + misses
-    return round(hits / total, 4) if total else None
+    def health_notes(self) -> list[str]:
+        """What the health report must always say about this backend (translated)."""
+        return []
+
+    def read_back_error(self) -> str:
+        """Why a health probe's value did not come back, as staff should read it (translated)."""
+        return _("the value written was not read back")
+
+    # -- configuration ------------------------------------------------------------------------
+    def run_checks(self) -> list[CheckMessage]:
+        """System checks of this alias's configuration (see ``cache_dashboard.checks``)."""
+        return list(self._checks())
+
+    def _checks(self) -> Iterator[CheckMessage]:
+        if type(self) is Adapter:
+            yield Warning(
+                f"Cache alias {self.alias!r} uses {self.params.get('BACKEND')!r}, unknown to cache_dashboard: "
+                "only the generic features are available.", id="cache_dashboard.W002",
+            )
+        options = self.params.get("OPTIONS") or {}
+        wanted = self.timeout_options
+        if wanted and not all(options.get(name) for name in wanted):
+            yield Warning(
+                f"Cache alias {self.alias!r} sets no {' / '.join(wanted)} in OPTIONS: a hung cache server "
+                "can block a request for a long time before the circuit breaker opens.",
+                hint=f"Set {', '.join(f'{name!r}: 0.5' for name in wanted)} in OPTIONS.",
+                id="cache_dashboard.W003",
+            )
+        problem = self.fast_read_problem()
+        if problem:
+            yield Warning(
+                f"Cache alias {self.alias!r}: CacheManager's fast hit path does not fit this version "
+                f"({problem}). Reads use Django's public get/get_many instead: correct, but slower.",
+                hint="Upgrade django-cache-dashboard, or report this version to its maintainers.",
+                id="cache_dashboard.W005",
+            )
+

@@ -1,5 +1,7 @@
 """LocMemCache: per-process memory, so statistics and registries are per process too."""
 
+from django.utils.translation import gettext as _
+
 from cache_dashboard.adapters.base import Adapter, Capabilities
 
 
@@ -9,4 +11,7 @@ class LocMemAdapter(Adapter):
     capabilities = Capabilities(shared_stats=False)
 
     def location_display(self) -> str:
-        return self.params.get("LOCATION", "") or "(process memory)"
+        return str(self.params.get("LOCATION", "")) or _("(process memory)")
+
+    def health_notes(self) -> list[str]:
+        return [_("LocMemCache is per process: each worker process has its own cache and statistics.")]

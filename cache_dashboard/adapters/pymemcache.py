@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
-from django.core.cache.backends.base import BaseCache
+from django.core.checks import CheckMessage, Warning
 
-from cache_dashboard.adapters.base import Adapter, Capabilities, Readers, hit_ratio, key_maker
+from cache_dashboard.adapters.base import Adapter, Capabilities
+from cache_dashboard.adapters.fastread import FastReader
+from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
+from cache_dashboard.formatting import hit_ratio
 
 STATS_FIELDS = (
     "version", "uptime", "curr_items", "bytes", "limit_maxbytes",
-    "get_hits", "get_misses", "evictions", "curr_connections",
+    "get_hits", "get_misses", "evictions", "curr_connections", "expired_unfetched",
 )
+#: ``stats`` names -> the common names of ``Adapter.summarize_server``.
+_SUMMARY = {
+    "bytes": "memory", "limit_maxbytes": "memory_limit", "curr_items": "items",
+    "curr_connections": "connections", "get_hits": "hits", "get_misses": "misses",
+    "expired_unfetched": "expired",
+}
+#: Longest KEY_PREFIX that leaves room for our keys within memcached's 250-byte limit.
+MAX_KEY_PREFIX = 60
 
 
 def _server_tuple(server: str) -> Any:
@@ -24,63 +36,8 @@ def _server_tuple(server: str) -> Any:
 class PyMemcacheAdapter(Adapter):
     name = "memcached"
     capabilities = Capabilities(server_stats=True)
-
-    def build_readers(self, cache: BaseCache) -> Readers:
-        """``get`` / ``get_many`` on the backend instance's own pymemcache ``HashClient``, without
-        hashing when it has a single live server.
-
-        ``HashClient`` picks a key's server with a pure-Python murmur3 rendezvous hash (about as
-        much CPU as a loopback round trip). With one server in rotation every key goes to it, so
-        this does what ``HashClient.get``/``get_many`` do — key check, dead-server retry, the
-        same ``_safely_run_func`` (retries, failure marking, ``ignore_exc``) — minus the hash.
-        Pools of several servers, or servers marked dead, take ``HashClient``'s own path. The
-        client is the one of ``caches[alias]`` in this thread: never shared between threads.
-        Only for the stock classes; otherwise Django's ``get``/``get_many``.
-        """
-        from django.core.cache.backends.memcached import BaseMemcachedCache, PyMemcacheCache
-        from pymemcache.client.base import check_key_helper
-        from pymemcache.client.hash import HashClient
-        from pymemcache.client.rendezvous import RendezvousHash
-
-        backend = type(cache)
-        hashed = getattr(cache, "_cache", None)
-        if not (
-            isinstance(cache, PyMemcacheCache)
-            and backend.get is BaseMemcachedCache.get
-            and backend.get_many is BaseMemcachedCache.get_many
-            and type(hashed) is HashClient
-            and type(hashed.hasher) is RendezvousHash
-        ):
-            return super().build_readers(cache)
-        try:
-            nodes = hashed.hasher.nodes  # mutated in place when servers die / come back
-            clients, run = hashed.clients, hashed._safely_run_func
-            unicode_ok, prefix = hashed.allow_unicode_keys, hashed.key_prefix
-            hashed._dead_clients  # noqa: B018 - present in every supported pymemcache
-        except AttributeError:  # pragma: no cover - a pymemcache with other internals
-            return super().build_readers(cache)
-        make = key_maker(cache)
-
-        def one(key: str) -> Any:
-            raw = make(key)
-            if hashed._dead_clients or len(nodes) != 1:
-                return hashed.get(raw)
-            check_key_helper(raw, unicode_ok, prefix)  # HashClient._get_client's check
-            client = clients[nodes[0]]
-            return run(client, client.get, None, raw, default=None)
-
-        def pair(key1: str, key2: str) -> tuple[Any, Any]:
-            raw1, raw2 = make(key1), make(key2)
-            if hashed._dead_clients or len(nodes) != 1:
-                got = hashed.get_many([raw1, raw2])
-            else:
-                check_key_helper(raw1, unicode_ok, prefix)
-                check_key_helper(raw2, unicode_ok, prefix)
-                client = clients[nodes[0]]
-                got = run(client, client.get_many, {}, [raw1, raw2])
-            return got.get(raw1), got.get(raw2)
-
-        return one, pair
+    timeout_options: ClassVar[tuple[str, ...]] = ("timeout", "connect_timeout")
+    fast_reader: ClassVar[FastReader | None] = PyMemcacheReader()
 
     def server_info(self, timeout: float) -> list[dict[str, Any]]:
         from pymemcache.client.base import Client
@@ -99,9 +56,24 @@ class PyMemcacheAdapter(Adapter):
                 row["hit_ratio"] = hit_ratio(stats.get("get_hits"), stats.get("get_misses"))
                 row["ok"] = True
             except Exception as exc:
-                row["error"] = f"{type(exc).__name__}: {exc}"
+                row["error"] = self.describe(exc)
             finally:
                 if client is not None:
                     client.close()
             out.append(row)
         return out
+
+    def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        summary = super().summarize_server(row)
+        summary.update({ours: row.get(theirs) for theirs, ours in _SUMMARY.items()})
+        return summary
+
+    def _checks(self) -> Iterator[CheckMessage]:
+        yield from super()._checks()
+        key_prefix = str(self.params.get("KEY_PREFIX", ""))
+        if len(key_prefix) > MAX_KEY_PREFIX:
+            yield Warning(
+                f"KEY_PREFIX of cache alias {self.alias!r} is {len(key_prefix)} characters; memcached keys are "
+                "limited to 250 bytes, which leaves too little room for cache_dashboard's keys.",
+                id="cache_dashboard.W004",
+            )

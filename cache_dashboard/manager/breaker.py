@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_setting
 
 logger = logging.getLogger("cache_dashboard")
@@ -19,6 +20,8 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 class CircuitBreaker:
+    """The circuit of one alias, shared by every thread of the process."""
+
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self._lock = threading.Lock()
@@ -65,8 +68,6 @@ class CircuitBreaker:
 
     def log(self, exc: BaseException) -> None:
         """Log at most one error per LOG_RATE_LIMIT seconds per alias; count the rest."""
-        from cache_dashboard.adapters import get_adapter
-
         now = time.monotonic()
         with self._lock:
             if now - self._last_log < get_setting("LOG_RATE_LIMIT") and self._last_log:
@@ -74,7 +75,7 @@ class CircuitBreaker:
                 return
             suppressed, self._suppressed, self._last_log = self._suppressed, 0, now
         try:
-            message = get_adapter(self.alias).mask(f"{type(exc).__name__}: {exc}")
+            message = get_adapter(self.alias).describe(exc)
         except Exception:
             message = type(exc).__name__
         logger.error(

@@ -16,8 +16,8 @@ from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 
-from cache_dashboard.adapters.base import Adapter
-from cache_dashboard.manager.keys import KeyBuilder
+from cache_dashboard.adapters import Adapter
+from cache_dashboard.keys import KeyLayout
 
 CHUNK = 1000
 #: Slots this close to the head are never skipped by the low-water mark (writers may be between
@@ -25,10 +25,15 @@ CHUNK = 1000
 IN_FLIGHT = 1000
 
 
+#: The documented fields of an entry (``seq`` is internal).
+PUBLIC_FIELDS = ("key", "namespace", "reason", "detail", "marked_at", "expires_at")
+
+
 def mark(
-    cache: BaseCache, adapter: Adapter, kb: KeyBuilder, nns: str, nkey: str, info: dict[str, Any],
+    cache: BaseCache, adapter: Adapter, kb: KeyLayout, nns: str, nkey: str, info: dict[str, Any],
     ttl: float | None,
 ) -> dict[str, Any]:
+    """Store ``info`` as the entry of ``nkey`` and append it to the namespace's log."""
     seq = adapter.incr(kb.registry_seq(nns), 1, None)
     info = {**info, "seq": seq}
     # Outlive the logical expiry (``expires_at``, checked on read): backends truncate to whole seconds.
@@ -39,14 +44,15 @@ def mark(
     return info
 
 
-def read(cache: BaseCache, kb: KeyBuilder, nns: str, nkey: str) -> dict[str, Any] | None:
+def read(cache: BaseCache, kb: KeyLayout, nns: str, nkey: str) -> dict[str, Any] | None:
+    """The live entry of ``nkey``, or None."""
     info = cache.get(kb.registry_entry(nns, nkey))
     if not isinstance(info, dict) or _expired(info, time.time()):
         return None
     return info
 
 
-def entries(cache: BaseCache, kb: KeyBuilder, nns: str) -> list[dict[str, Any]]:
+def entries(cache: BaseCache, kb: KeyLayout, nns: str) -> list[dict[str, Any]]:
     """Live entries of a namespace, newest first."""
     got = cache.get_many([kb.registry_seq(nns), kb.registry_low(nns)])
     head = int(got.get(kb.registry_seq(nns)) or 0)
@@ -89,4 +95,4 @@ def _expired(info: dict[str, Any], now: float) -> bool:
 
 def public(info: dict[str, Any]) -> dict[str, Any]:
     """The documented fields of an entry (drops the internal sequence number)."""
-    return {k: info.get(k) for k in ("key", "namespace", "reason", "detail", "marked_at", "expires_at")}
+    return {k: info.get(k) for k in PUBLIC_FIELDS}

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 from django.utils.formats import number_format
 
-from cache_dashboard.dashboard import human_duration
+from cache_dashboard.formatting import human_duration
 
 register = template.Library()
 

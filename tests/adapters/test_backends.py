@@ -73,7 +73,8 @@ def test_dummy_backend_fails_open_and_says_so(servers: object) -> None:
 
 @pytest.mark.parametrize(("alias", "name", "capabilities"), [
     ("locmem", "locmem", {"pattern_invalidation": False, "shared_stats": False}),
-    ("file", "file", {"pattern_invalidation": False, "exact_counters": False}),
+    ("file", "file", {"pattern_invalidation": False, "physical_purge": False, "shared_stats": True}),
+    ("dummy", "dummy", {"stores_values": False, "shared_stats": False}),
     ("redis", "redis", {"pattern_invalidation": True, "server_stats": True, "physical_purge": True}),
     ("django_redis", "django_redis", {"pattern_invalidation": True, "server_stats": True}),
     ("memcached", "memcached", {"pattern_invalidation": False, "server_stats": True, "shared_stats": True}),
@@ -98,6 +99,9 @@ def test_system_checks(servers: object) -> None:
     assert "cache_dashboard.E001" in _ids(CACHE_DASHBOARD={"ALIAS": "nope"})
     assert "cache_dashboard.E002" in _ids(CACHE_DASHBOARD={"TTLS": {"ruc": -5}})
     assert "cache_dashboard.W001" in _ids(CACHE_DASHBOARD={"TTLZ": {}})
+    assert "cache_dashboard.E003" not in _ids(CACHE_DASHBOARD={"KEY_PREFIX": "site-1:cd"})
+    for prefix in ("", "with space", "{tag}", "cd*", "x" * 65):
+        assert "cache_dashboard.E003" in _ids(CACHE_DASHBOARD={"KEY_PREFIX": prefix}), prefix
     no_timeouts = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": "127.0.0.1:1"}
     assert "cache_dashboard.W003" in _ids(CACHES={**settings.CACHES, "bare": no_timeouts})
     assert "cache_dashboard.W004" in _ids(CACHES={**settings.CACHES, "long": {

@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from cache_dashboard import audit
+from cache_dashboard import services
 from cache_dashboard.models import CacheAuditEntry, TTLOverride
 from tests.conftest import require
 
@@ -56,12 +56,17 @@ def test_ttl_override_admin_needs_change_ttl(client_for: Any) -> None:
 
 
 def test_audit_log_is_read_only_and_filterable(client_for: Any) -> None:
-    entry = audit.record(user=None, actor="cron", action="clear", alias="default")
+    entry = services.record(user=None, actor="cron", action="clear", alias="default")
+    services.record(user=None, actor="nightly-job", action="invalidate_key", alias="default", key="k")
     client = client_for("superuser")
-    changelist = client.get(reverse("admin:cache_dashboard_cacheauditentry_changelist"), {"action": "clear"})
+    url = reverse("admin:cache_dashboard_cacheauditentry_changelist")
+    everything = client.get(url).content.decode()
+    assert "cron" in everything and "nightly-job" in everything
+    assert 'id="changelist-filter"' in everything and "?action__exact=clear" in everything  # the filter is offered
+    changelist = client.get(url, {"action__exact": "clear"})
     assert changelist.status_code == 200
-    assert "cron" in changelist.content.decode()
-    assert "By action" in changelist.content.decode() or "action" in changelist.context["cl"].list_filter
+    assert list(changelist.context["cl"].result_list) == [entry]  # and it filters
+    assert "cron" in changelist.content.decode() and "nightly-job" not in changelist.content.decode()
     change = client.get(reverse("admin:cache_dashboard_cacheauditentry_change", args=[entry.pk]))
     assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
     delete = client.post(reverse("admin:cache_dashboard_cacheauditentry_delete", args=[entry.pk]), {"post": "yes"})

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 import cache_dashboard
-from cache_dashboard.dashboard import human_duration
+from cache_dashboard.formatting import human_duration
 
 LOCALE = Path(cache_dashboard.__file__).parent / "locale" / "es" / "LC_MESSAGES"
 

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils import translation
 
 import cache_dashboard
-from cache_dashboard import health
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
+from cache_dashboard.manager import health
 from tests.conftest import require
 
 APP = Path(cache_dashboard.__file__).parent
@@ -223,7 +223,7 @@ def test_exception_messages_are_translated_where_they_are_shown() -> None:
 @pytest.mark.django_db
 def test_unsupported_pattern_invalidation_message_in_spanish(client_for: Any, monkeypatch: Any) -> None:
     """What the admin shows when the backend refuses: the view reports str(exc) in the page's language."""
-    from cache_dashboard.manager.core import CacheManager
+    from cache_dashboard.manager import CacheManager
 
     def refuse(self: Any, pattern: str, **kwargs: Any) -> int:
         raise UnsupportedOperation.no_key_listing(backend=self.backend, alias=self.alias)

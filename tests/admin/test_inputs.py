@@ -85,9 +85,11 @@ def test_ttl_change_applies_and_is_audited(superuser: Any, cm: Any) -> None:
     page = superuser.get(response["Location"]).content.decode()
     assert "5 min" in page
     entry = CacheAuditEntry.objects.get()
-    assert (entry.action, entry.namespace, entry.count, entry.detail) == (
+    # The TTL is in ``seconds``; ``count`` means "keys affected", which a TTL change has none of.
+    assert (entry.action, entry.namespace, entry.count, entry.seconds, entry.detail) == (
         "ttl_change",
         "ruc",
+        None,
         300,
         "- -> 300",
     )

@@ -15,9 +15,9 @@ from django.test import override_settings
 
 import cache_dashboard
 from cache_dashboard import ttl_store
-from cache_dashboard.dashboard import human_duration, safe_error
-from cache_dashboard.forms import is_match_all
+from cache_dashboard.formatting import describe_error, human_duration
 from cache_dashboard.models import TTLOverride
+from cache_dashboard.web.forms import is_match_all
 
 STATIC = Path(cache_dashboard.__file__).parent / "static" / "cache_dashboard"
 VENDOR = STATIC / "vendor" / "chartjs"
@@ -118,8 +118,8 @@ def test_human_duration(seconds: int | None, text: str) -> None:
     assert human_duration(seconds) == text
 
 
-def test_safe_error_masks_credentials() -> None:
-    text = safe_error(ConnectionError("cannot reach redis://:hunter2@db:6379/0?password=hunter2"))
+def test_describe_error_masks_credentials() -> None:
+    text = describe_error(ConnectionError("cannot reach redis://:hunter2@db:6379/0?password=hunter2"))
     assert "hunter2" not in text and "ConnectionError" in text
 
 

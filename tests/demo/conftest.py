@@ -1,4 +1,4 @@
-"""Demo tests: the demo's apps (demo_site, ruc, shop) are installed by tests/settings.py."""
+"""Demo tests: the demo's apps (demo_site, ruc, shop) are installed by tests/demo/settings.py."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ def test_any_str_key_works_and_no_cache_key_warning(cm: CacheManager) -> None:
 
 
 def test_normalisation_is_deterministic_injective_and_short() -> None:
-    from cache_dashboard.manager.keys import normalize_key, normalize_namespace
+    from cache_dashboard.keys import normalize_key, normalize_namespace
 
     keys = WEIRD_KEYS + ["A", "a", "%2A", "*", "k" * 100, "k" * 101, "x" * 1_000_001]
     normalized = [normalize_key(k) for k in keys]

@@ -26,12 +26,12 @@ from django.core.cache.backends.memcached import PyMemcacheCache
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from django.test import override_settings
 
-from cache_dashboard import CacheManager
+from cache_dashboard import CacheManager, testing
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.adapters.base import READERS_ATTR
-from cache_dashboard.adapters.django_redis import _fast_decode
-from cache_dashboard.adapters.redis import _fast_loads
-from cache_dashboard.manager import core
+from cache_dashboard.adapters.fastread import READERS_ATTR
+from cache_dashboard.adapters.fastread.django_redis import fast_decode
+from cache_dashboard.adapters.fastread.redis import fast_loads
+from cache_dashboard.manager import aside
 from cache_dashboard.manager.breaker import get_breaker
 from tests.conftest import require
 from tests.procs import run_processes, wait_until
@@ -106,15 +106,15 @@ def test_readers_return_what_django_returns(alias_name: str, servers: object) ->
 
 
 @pytest.mark.parametrize("alias_name, owner", [
-    ("redis", "RedisAdapter"), ("django_redis", "DjangoRedisAdapter"), ("memcached", "PyMemcacheAdapter"),
+    ("redis", "RedisCacheReader"), ("django_redis", "DjangoRedisReader"), ("memcached", "PyMemcacheReader"),
 ])
 def test_stock_backends_get_direct_readers(alias_name: str, owner: str, servers: object) -> None:
     require(alias_name, servers)  # type: ignore[arg-type]
     one, pair = _readers(alias_name)
-    assert one.__qualname__.startswith(f"{owner}.build_readers")
-    assert pair.__qualname__.startswith(f"{owner}.build_readers")
+    assert type(one.reader).__name__ == owner and pair.reader is one.reader  # type: ignore[attr-defined]
     assert getattr(caches[alias_name], READERS_ATTR) == (one, pair)  # built once per backend instance
-    assert _readers("locmem")[0] == caches["locmem"].get  # generic: Django's own methods
+    generic = _readers("locmem")
+    assert generic[0].reader is None and generic[1].reader is None  # type: ignore[attr-defined]  # Django's own methods
 
 
 @pytest.mark.parametrize("kind", ["redis", "memcached"])
@@ -155,7 +155,7 @@ def test_key_prefix_version_and_key_function_are_honoured(alias_name: str, serve
     assert cm.get("k") == "plain" and cm.get("k", namespace="ns") == "spaced"
 
     cache = caches["tenant"]
-    kb = cm._keys("tenant", cache)
+    kb = testing.keys("tenant")
     raw = f"tenant1|v3|{kb.entry('k', None)}"  # what the key function makes of CacheManager's key
     if alias_name == "memcached":
         assert cache._cache.get(raw) is not None
@@ -297,20 +297,20 @@ def test_namespace_invalidation_is_seen_by_busy_processes_at_their_next_get(alia
 
 
 def test_xfetch_skips_the_draw_only_where_no_draw_could_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    refresh = CacheManager._refresh_early
+    refresh = aside.refresh_early
     now, delta, beta = 1000.0, 0.5, 2.0
     smallest = 2.0**-53  # random() returns multiples of 2**-53: the largest -ln(draw)
     reach = delta * beta * -math.log(smallest)
-    monkeypatch.setattr(core.random, "random", lambda: smallest)
+    monkeypatch.setattr(aside.random, "random", lambda: smallest)
     assert refresh(now, now + reach * (1 - 1e-9), delta, beta)  # the luckiest draw refreshes here
     assert not refresh(now, now + reach * (1 + 1e-6), delta, beta)
 
     def no_draw() -> float:
         raise AssertionError("drew a random number where none can refresh")
 
-    monkeypatch.setattr(core.random, "random", no_draw)
+    monkeypatch.setattr(aside.random, "random", no_draw)
     assert not refresh(now, now + reach + 1, delta, beta)
-    assert not refresh(now, math.inf, delta, beta)
+    assert not refresh(now, None, delta, beta)  # never expires
     assert not refresh(now, now + 0.001, delta, 0)  # XFETCH_BETA = 0: off
 
 
@@ -322,7 +322,7 @@ RAWS += [b"12", b" 12 ", b"-3", b"+4", b"\t7\n", b"\x0b8", b"1_000", b"", b"abc"
 
 def test_redis_serializer_fast_path_matches_loads() -> None:
     serializer = RedisSerializer()
-    fast = _fast_loads(serializer)
+    fast = fast_loads(serializer)
     for raw in RAWS:
         assert _outcome(lambda r=raw: fast(r)) == _outcome(lambda r=raw: serializer.loads(r)), raw
 
@@ -331,7 +331,7 @@ def test_redis_serializer_fast_path_matches_loads() -> None:
             return ("custom", data)
 
     custom = Custom()
-    assert _fast_loads(custom) == custom.loads
+    assert fast_loads(custom) == custom.loads
 
 
 @pytest.mark.parametrize("compressor", [None, "django_redis.compressors.zlib.ZlibCompressor"])
@@ -342,7 +342,7 @@ def test_django_redis_fast_decode_matches_decode(compressor: str | None, servers
         options["COMPRESSOR"] = compressor
     extra_alias(dr={**settings.CACHES["django_redis"], "OPTIONS": options})
     client = caches["dr"].client
-    fast = _fast_decode(client)
+    fast = fast_decode(client)
     assert fast != client.decode
     raws = RAWS + [client.encode(v) for v in PICKLABLE if type(v) is not int]
     for raw in raws:
@@ -357,7 +357,7 @@ def test_key_precheck_is_django_s_rule() -> None:
     # validate_key() is skipped only for keys Django's own check would let through silently.
     from django.core.cache.backends.base import memcache_key_warnings
 
-    from cache_dashboard.adapters.base import _KEY_PROBLEM
+    from cache_dashboard.adapters.fastread.base import _KEY_PROBLEM
 
     for code in [*range(0, 300), 0x85, 0xA0, 0x2028, 0x3000, 0x1F600]:
         key = f"cd:1:k:{chr(code)}"

@@ -8,8 +8,9 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from cache_dashboard import CacheManager, UnsupportedOperation
-from tests.conftest import flusher_paused, require
+from cache_dashboard import CacheManager, UnsupportedOperation, testing
+from cache_dashboard.testing import flusher_paused
+from tests.conftest import require
 from tests.procs import run_processes
 from tests.workers import read_after_invalidation
 
@@ -103,10 +104,10 @@ def test_purge_namespace_deletes_physically_and_only_that_namespace(alias_name: 
         cm.set(f"k{i}", i, 600, namespace="big")
     cm.set("k1", "keep", 600, namespace="other")
     caches[alias_name].set("foreign", "keep")
-    kb = cm._keys(alias_name, caches[alias_name])
+    kb = testing.keys(alias_name)
 
     def stored(ns: str) -> int:
-        return cm.adapter.scan_count(kb.entry_prefix(ns))
+        return cm.adapter.scan_count(*kb.entry_match(ns, "*"))
 
     assert stored("big") == 2500
     assert cm.purge_namespace("big") == 0  # nothing was invalidated: nothing to purge
@@ -125,13 +126,13 @@ def test_invalidate_namespace_on_redis_purges_in_background(servers: object) -> 
     cm = CacheManager("redis")
     for i in range(300):
         cm.set(f"k{i}", i, 600, namespace="bg")
-    prefix = cm._keys("redis", caches["redis"]).entry_prefix("bg")
-    assert cm.adapter.scan_count(prefix) == 300
+    match = testing.keys("redis").entry_match("bg", "*")
+    assert cm.adapter.scan_count(*match) == 300
     cm.invalidate_namespace("bg")
     deadline = time.monotonic() + 10
-    while cm.adapter.scan_count(prefix) and time.monotonic() < deadline:
+    while cm.adapter.scan_count(*match) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert cm.adapter.scan_count(prefix) == 0
+    assert cm.adapter.scan_count(*match) == 0
 
 
 # -- item 5: patterns ------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_clear_all_on_shared_redis_db_spares_other_prefixes_and_frees_memory(ali
         for i in range(100):
             mine.set(f"k{i}", i, 600)
         tenant.set("k1", "tenant", 600)
-        old_epoch = mine._keys(alias_name, caches[alias_name]).base
+        old_epoch = testing.keys(alias_name).base
         assert mine.adapter.scan_count(old_epoch) == 100
         mine.clear_all()
         assert mine.adapter.scan_count(old_epoch) == 0  # memory returned at once

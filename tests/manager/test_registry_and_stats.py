@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from cache_dashboard import CacheManager, stats
-from tests.conftest import flusher_paused, require
+from cache_dashboard import CacheManager
+from cache_dashboard.manager import stats
+from cache_dashboard.testing import flusher_paused
+from tests.conftest import require
 from tests.procs import run_processes
 from tests.workers import hits, mark_many
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from cache_dashboard import CacheManager, stats
+from cache_dashboard import CacheManager, testing
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.manager.breaker import get_breaker
-from cache_dashboard.manager.core import hard_timeout
+from cache_dashboard.manager import stats
+from cache_dashboard.manager.aside import Miss, lock_value
+from cache_dashboard.manager.entry import Entry, hard_timeout, load
 from tests.conftest import require
 from tests.procs import run_processes
 from tests.workers import stampede
@@ -55,8 +58,8 @@ def test_crashed_lock_holder_does_not_block_forever(cm: CacheManager) -> None:
     # A holder that died: its lock exists, no value will ever come. The waiter fetches itself
     # after the bounded wait instead of hanging; the lock's own TTL frees the key later.
     cache = caches[cm.alias]
-    kb = cm._keys(cm.alias, cache)
-    cache.add(kb.lock(kb.entry("orphan", None)), ("dead-token", 0.1), 30)
+    kb = testing.keys(cm.alias)
+    cache.add(kb.lock(kb.entry("orphan", None)), lock_value("dead-token", 0.1), 30)
     with override_settings(CACHE_DASHBOARD={"STAMPEDE_MAX_WAIT": 0.3}):
         start = time.monotonic()
         assert cm.get("orphan", lambda: "mine", 60) == "mine"
@@ -68,7 +71,7 @@ def test_crashed_lock_holder_does_not_block_forever(cm: CacheManager) -> None:
 def test_lock_has_a_ttl(cm: CacheManager) -> None:
     # A holder stuck in its fetch longer than STAMPEDE_LOCK_TIMEOUT loses the lock by expiry.
     cache = caches[cm.alias]
-    kb = cm._keys(cm.alias, cache)
+    kb = testing.keys(cm.alias)
     lock_key = kb.lock(kb.entry("locked", None))
     seen = []
 
@@ -174,14 +177,15 @@ def test_lock_winner_rechecks_for_a_value_stored_since_its_miss(cm: CacheManager
     # and released the lock, and only then did our add() win the lock. The winner must re-read the
     # entry instead of fetching a second time (seen under load in CI with 4 processes).
     cache = caches[cm.alias]
-    kb = cm._keys(cm.alias, cache)
+    kb = testing.keys(cm.alias)
+    ekey = kb.entry("late", None)
+
+    def miss(fetch: Callable[[], Any], stale: Entry | None, early: bool) -> Any:
+        return Miss(alias=cm.alias, cache=cache, keys=kb, key="late", namespace=None, nns=None, ekey=ekey,
+                    generation=None, fetch=fetch, ttl=60, stale=stale, early=early,
+                    recorder=stats.get_recorder(cm.alias)).run()
+
     cm.set("late", "stored-by-other", 60)
-    value = cm._fill(cache, kb, cm.alias, "late", None, None, kb.entry("late", None), None,
-                     lambda: pytest.fail("fetched again"), 60, None, False,
-                     stats.get_recorder(cm.alias), get_breaker(cm.alias))
-    assert value == "stored-by-other"
+    assert miss(lambda: pytest.fail("fetched again"), None, False) == "stored-by-other"
     # An early refresh of an entry that nobody else rewrote still fetches.
-    entry = cache.get(kb.entry("late", None))
-    assert cm._fill(cache, kb, cm.alias, "late", None, None, kb.entry("late", None), None,
-                    lambda: "refreshed", 60, entry, True,
-                    stats.get_recorder(cm.alias), get_breaker(cm.alias)) == "refreshed"
+    assert miss(lambda: "refreshed", load(cache.get(ekey)), True) == "refreshed"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+from django import forms
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cache_dashboard import audit
-from cache_dashboard.dashboard import dashboard_aliases, default_alias, get_manager, table_namespaces
+from cache_dashboard import services
+from cache_dashboard.conf import dashboard_aliases, default_alias
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
-from cache_dashboard.forms import InvalidateKeyForm, InvalidateNamespaceForm, InvalidatePatternForm
+from cache_dashboard.manager import CacheManager
+from cache_dashboard.web.forms import InvalidateKeyForm, InvalidateNamespaceForm, InvalidatePatternForm
 
 
 class Command(BaseCommand):
@@ -34,37 +36,34 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         alias = options["alias"] or default_alias()
         aliases = dashboard_aliases()
-        namespaces = table_namespaces(get_manager(alias)) if alias in aliases else []
+        namespaces = CacheManager(alias).known_namespaces() if alias in aliases else []
         actor = f"manage.py ({getpass.getuser()})"
         data = {"alias": alias, "namespace": options["namespace"]}
         try:
             if options["key"] is not None:
-                form = InvalidateKeyForm(
+                cleaned = self._clean(InvalidateKeyForm(
                     {**data, "key": options["key"]}, aliases=aliases, namespaces=namespaces
-                )
-                cleaned = self._clean(form)
-                count = audit.invalidate_key(
+                ))
+                count = services.invalidate_key(
                     alias, cleaned["key"], namespace=cleaned["namespace"] or None, user=None, actor=actor
                 )
                 self.stdout.write(f"{count} key(s) removed.")
             elif options["all_in_namespace"]:
-                form = InvalidateNamespaceForm(data, aliases=aliases, namespaces=namespaces)
-                cleaned = self._clean(form)
-                audit.invalidate_namespace(alias, cleaned["namespace"], user=None, actor=actor)
+                cleaned = self._clean(InvalidateNamespaceForm(data, aliases=aliases, namespaces=namespaces))
+                services.invalidate_namespace(alias, cleaned["namespace"], user=None, actor=actor)
                 self.stdout.write(f"namespace {cleaned['namespace']!r} invalidated.")
             else:
-                form = InvalidatePatternForm(
+                cleaned = self._clean(InvalidatePatternForm(
                     {**data, "pattern": options["pattern"], "allow_match_all": options["allow_match_all"]},
                     aliases=aliases,
                     namespaces=namespaces,
-                )
-                cleaned = self._clean(form)
+                ))
                 namespace = cleaned["namespace"] or None
                 if not options["yes"]:
-                    count = audit.count_pattern(alias, cleaned["pattern"], namespace=namespace)
+                    count = services.count_pattern(alias, cleaned["pattern"], namespace=namespace)
                     self.stdout.write(f"{count} key(s) match; run again with --yes to delete them.")
                     return
-                count = audit.invalidate_pattern(
+                count = services.invalidate_pattern(
                     alias, cleaned["pattern"], namespace=namespace, user=None, actor=actor
                 )
                 self.stdout.write(f"{count} key(s) deleted.")
@@ -72,8 +71,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     @staticmethod
-    def _clean(form: Any) -> dict[str, Any]:
+    def _clean(form: forms.Form) -> dict[str, Any]:
         if not form.is_valid():
-            errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
+            errors = "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in form.errors.items())
             raise CommandError(errors)
-        return form.cleaned_data
+        cleaned: dict[str, Any] = form.cleaned_data
+        return cleaned

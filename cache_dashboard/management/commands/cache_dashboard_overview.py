@@ -7,7 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cache_dashboard.dashboard import WINDOWS, build_overview, dashboard_aliases, human_duration
+from cache_dashboard.conf import dashboard_aliases
+from cache_dashboard.formatting import human_duration
+from cache_dashboard.overview import WINDOWS, build_overview
 
 
 class Command(BaseCommand):

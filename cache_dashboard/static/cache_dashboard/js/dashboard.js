@@ -32,28 +32,13 @@
   var formats = {
     int: function (v) { return v == null ? DASH : number(v, 0); },
     percent: function (v) { return v == null ? DASH : number(Number(v) * 100, 1) + " %"; },
-    ms: function (v) { return v == null ? DASH : number(v, 2) + " ms"; },
-    bytes: function (v) {
-      if (v == null) { return DASH; }
-      var units = ["bytes", "KB", "MB", "GB", "TB"], n = Number(v), i = 0;
-      while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-      return number(n, i ? 1 : 0) + " " + units[i];
-    },
-    text: function (v) { return v == null ? "" : String(v); },
-    dash: function (v) { return v == null || v === "" ? DASH : String(v); }
+    text: function (v) { return v == null ? "" : String(v); }
   };
 
   function format(kind, value) { return (formats[kind] || formats.text)(value); }
 
   function timeLabel(epochSeconds) {
     return new Date(epochSeconds * 1000).toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
-  }
-
-  function cell(tag, text, className) {
-    var el = document.createElement(tag);
-    el.textContent = text;
-    if (className) { el.className = className; }
-    return el;
   }
 
   // Charts are coloured from CSS variables; re-read them when the admin's theme changes.
@@ -257,91 +242,25 @@
       badge.className = "cd-badge cd-badge--" + status;
       badge.textContent = this.strings[status] || status;
     }
-    this.applyChecks(data.health || {});
-    this.applyServers(data.servers || []);
-    this.applyNamespaces(data.namespaces || []);
+    this.applyFragments(data.html || {});
     if (this.chart && data.stats) { this.chart.cdSetData(data.stats.series || {}); }
   };
 
-  Overview.prototype.applyChecks = function (health) {
-    var self = this;
-    var body = this.el.querySelector("[data-cd-checks]");
-    if (body) {
-      body.replaceChildren.apply(body, (health.checks || []).map(function (check) {
-        var tr = document.createElement("tr");
-        tr.appendChild(cell("td", check.label || check.name));
-        var td = document.createElement("td");
-        td.appendChild(cell("span", check.ok ? self.t("ok") : self.t("failed"), check.ok ? "cd-ok" : "cd-fail"));
-        tr.appendChild(td);
-        tr.appendChild(cell("td", format("ms", check.latency_ms)));
-        tr.appendChild(cell("td", check.error || "", "cd-break"));
-        return tr;
-      }));
-    }
-    var warnings = this.el.querySelector("[data-cd-warnings]");
-    if (warnings) {
-      warnings.replaceChildren.apply(warnings, (health.warnings || []).map(function (w) { return cell("li", w); }));
-    }
-  };
-
-  Overview.prototype.applyServers = function (servers) {
-    var self = this;
-    var body = this.el.querySelector("[data-cd-servers]");
-    if (!body) { return; }
-    body.replaceChildren.apply(body, servers.map(function (s) {
-      var tr = document.createElement("tr");
-      var first = cell("td", s.address + " ");
-      first.appendChild(cell("span", s.ok ? self.t("ok") : self.t("down"), s.ok ? "cd-ok" : "cd-fail"));
-      tr.appendChild(first);
-      tr.appendChild(cell("td", format("dash", s.version)));
-      tr.appendChild(cell("td", format("percent", s.hit_ratio)));
-      tr.appendChild(cell("td", format("dash", s.evictions)));
-      tr.appendChild(cell("td", format("bytes", s.memory) + (s.memory_limit ? " / " + format("bytes", s.memory_limit) : "")));
-      tr.appendChild(cell("td", format("dash", s.connections)));
-      tr.appendChild(cell("td", s.error || "", "cd-break"));
-      return tr;
-    }));
-  };
-
-  Overview.prototype.applyNamespaces = function (rows) {
-    var body = this.el.querySelector("[data-cd-namespaces]");
-    if (!body) { return; }
-    var existing = {};
-    body.querySelectorAll("tr[data-cd-ns]").forEach(function (tr) { existing[tr.getAttribute("data-cd-ns")] = tr; });
-    var template = this.el.querySelector("template[data-cd-ns-button]");
-    var columns = [["hits", "int"], ["misses", "int"], ["hit_ratio", "percent"], ["ttl_display", "text"], ["invalid", "dash"]];
-    rows.forEach(function (row) {
-      var tr = existing[row.name];
-      if (!tr) {
-        // A namespace that appeared since the page loaded: build its row (text only) and its button.
-        var empty = body.querySelector("tr.cd-empty");
-        if (empty) { empty.remove(); }
-        tr = document.createElement("tr");
-        tr.setAttribute("data-cd-ns", row.name);
-        var th = cell("th", row.name);
-        th.setAttribute("scope", "row");
-        tr.appendChild(th);
-        columns.forEach(function (col) {
-          // Columns the poll does not carry (invalid counts) say "unknown" until the next reload.
-          var td = cell("td", DASH);
-          td.setAttribute("data-cd-col", col[0]);
-          tr.appendChild(td);
-        });
-        if (template) {
-          var td = document.createElement("td");
-          var form = template.content.cloneNode(true);
-          var input = form.querySelector("input[name=namespace]");
-          if (input) { input.value = row.name; }
-          td.appendChild(form);
-          tr.appendChild(td);
-        }
-        body.appendChild(tr);
-      }
-      columns.forEach(function (col) {
-        // A column the poll does not carry (e.g. invalid counts) keeps its server-rendered value.
-        if (!(col[0] in row)) { return; }
-        var td = tr.querySelector('[data-cd-col="' + col[0] + '"]');
-        if (td) { td.textContent = format(col[1], row[col[0]]); }
+  // Tables arrive rendered by the server with the same templates as the page (one renderer), so
+  // they read exactly as after a reload. A cell marked data-cd-keep is one the poll does not
+  // carry (e.g. invalid counts): it keeps what the page showed in the same row and column.
+  Overview.prototype.applyFragments = function (html) {
+    this.el.querySelectorAll("[data-cd-fragment]").forEach(function (target) {
+      var name = target.getAttribute("data-cd-fragment");
+      if (typeof html[name] !== "string") { return; }
+      var kept = {};
+      target.querySelectorAll("tr[data-cd-ns] [data-cd-col]").forEach(function (td) {
+        kept[td.parentNode.getAttribute("data-cd-ns") + "\u0000" + td.getAttribute("data-cd-col")] = td.textContent;
+      });
+      target.innerHTML = html[name];
+      target.querySelectorAll("[data-cd-keep]").forEach(function (td) {
+        var key = td.parentNode.getAttribute("data-cd-ns") + "\u0000" + td.getAttribute("data-cd-col");
+        if (key in kept) { td.textContent = kept[key]; }
       });
     });
   };

@@ -1,4 +1,4 @@
-"""Health probes per cache alias: connection, set/get/delete round trip, registry, server stats.
+"""Health probes per cache alias: connection, set/get/delete round trip, counters, server stats.
 
 ``check(alias)`` never raises and returns within about ``HEALTH_TIMEOUT`` seconds even when the
 server hangs: the probes run in worker threads and are abandoned when the deadline passes. The
@@ -22,8 +22,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from cache_dashboard.adapters import get_adapter
+from cache_dashboard.adapters import Adapter, get_adapter
 from cache_dashboard.conf import get_setting
+from cache_dashboard.keys import probe_key
+from cache_dashboard.manager.breaker import get_breaker
 
 _running: dict[str, threading.Thread] = {}
 
@@ -81,8 +83,6 @@ def _run(name: str, alias: str, target: Any, deadline: float) -> tuple[bool, Any
 
 def check(alias: str) -> dict[str, Any]:
     """Health report of ``alias`` (shape documented in docs/internals/api-contract.md)."""
-    from cache_dashboard.manager.breaker import get_breaker
-
     started = time.monotonic()
     timeout = float(get_setting("HEALTH_TIMEOUT"))
     deadline = started + timeout
@@ -99,22 +99,26 @@ def check(alias: str) -> dict[str, Any]:
     report["backend"] = adapter.name
     report["location"] = adapter.location_display()
     report["circuit"] = get_breaker(alias).state
-    prefix = get_setting("KEY_PREFIX")
 
     def roundtrip() -> dict[str, Any]:
         cache = caches[alias]
-        key = f"{prefix}:health:{uuid.uuid4().hex}"
         token = uuid.uuid4().hex
+        key, counter = probe_key(token), probe_key(f"{token}:n")
         t0 = time.perf_counter()
         cache.set(key, token, 10)
         t1 = time.perf_counter()
         got = cache.get(key)
         cache.delete(key)
         t2 = time.perf_counter()
-        cache.get_many([f"{prefix}:epoch", f"{prefix}:idx"])  # what the registry reads first
+        # What the negative-cache registry (and the stats, and namespace generations) rely on: an
+        # increment that creates the counter with a TTL, and a multi-key read.
+        adapter.incr(counter, 1, 10)
+        counted = cache.get_many([counter, key]).get(counter)
+        cache.delete(counter)
         t3 = time.perf_counter()
         return {"connect_ms": (t1 - t0) * 1000, "roundtrip_ms": (t2 - t0) * 1000,
-                "registry_ms": (t3 - t2) * 1000, "read_back": got == token}
+                "registry_ms": (t3 - t2) * 1000, "read_back": got == token,
+                "counted": counted is not None and int(counted) == 1}
 
     def servers() -> list[dict[str, Any]]:
         return adapter.server_info(max(0.1, timeout * 0.8))
@@ -141,19 +145,19 @@ def check(alias: str) -> dict[str, Any]:
     return _finish(report, adapter, results, started)
 
 
-def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], started: float) -> dict[str, Any]:
+def _finish(report: dict[str, Any], adapter: Adapter, results: dict[str, Any], started: float) -> dict[str, Any]:
     finished, rt = results["roundtrip"]
     checks = report["checks"]
+    stores = adapter.capabilities.stores_values
     if finished and isinstance(rt, dict):
         checks.append(_check("connection", True, round(rt["connect_ms"], 3), None))
         ok = rt["read_back"]
-        error = None if ok else (
-            _("DummyCache stores nothing") if adapter.name == "dummy" else _("the value written was not read back")
-        )
-        checks.append(_check("roundtrip", ok, round(rt["roundtrip_ms"], 3), error))
-        checks.append(_check("registry", True, round(rt["registry_ms"], 3), None))
+        checks.append(_check("roundtrip", ok, round(rt["roundtrip_ms"], 3), None if ok else adapter.read_back_error()))
+        counted = rt["counted"] or not stores
+        checks.append(_check("registry", counted, round(rt["registry_ms"], 3),
+                             None if counted else _("a counter did not count")))
     else:
-        error = adapter.mask(f"{type(rt).__name__}: {rt}")
+        error = adapter.describe(rt)
         for name in ("connection", "roundtrip", "registry"):
             checks.append(_check(name, False, None, error))
 
@@ -162,16 +166,15 @@ def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], start
         report["server"] = servers_result
     elif adapter.capabilities.server_stats:
         report["server"] = [{"address": adapter.location_display(), "ok": False,
-                             "error": adapter.mask(f"{type(servers_result).__name__}: {servers_result}")}]
+                             "error": adapter.describe(servers_result)}]
 
     warnings = report["warnings"]
     by_name = {c["name"]: c for c in checks}
     if not by_name["connection"]["ok"]:
         status = "unhealthy"
-    elif adapter.name == "dummy":
+    elif not stores:
         status = "warning"
-        warnings.append(_("DummyCache stores nothing: every read is a miss."))
-    elif not by_name["roundtrip"]["ok"]:
+    elif not (by_name["roundtrip"]["ok"] and by_name["registry"]["ok"]):
         status = "unhealthy"
     else:
         status = "healthy"
@@ -189,8 +192,7 @@ def _finish(report: dict[str, Any], adapter: Any, results: dict[str, Any], start
         if report["circuit"] != "closed":
             status = "warning"
             warnings.append(_circuit_warning(report["circuit"]))
-    if adapter.name == "locmem":
-        warnings.append(_("LocMemCache is per process: each worker process has its own cache and statistics."))
+    warnings.extend(adapter.health_notes())
     report["status"] = status
     report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
     return report

@@ -1,8 +1,9 @@
-"""Audited mutations: each function changes the cache (or a TTL) and records who did it.
+"""The audited mutations shared by the admin and the management commands.
 
-Views and management commands call these, never ``CacheManager`` mutations directly, so every
-change leaves a :class:`~cache_dashboard.models.CacheAuditEntry` (and an admin ``LogEntry`` when a
-user is known, so the admin's "Recent actions" shows it). Cache errors propagate
+Each function changes the cache (or a TTL) and records who did it. Pages, actions and commands
+call these, never ``CacheManager`` mutations directly, so every change leaves a
+:class:`~cache_dashboard.models.CacheAuditEntry` (and an admin ``LogEntry`` when a user is known,
+so the admin's "Recent actions" shows it). Cache errors propagate
 (``CacheUnavailable``/``UnsupportedOperation``); nothing is recorded for a change that did not happen.
 """
 
@@ -10,20 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, SupportsInt, TypeVar, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 
+from cache_dashboard.manager import CacheManager
 from cache_dashboard.models import CacheAuditEntry, TTLOverride
-
-if TYPE_CHECKING:
-    from cache_dashboard import CacheManager
 
 logger = logging.getLogger(__name__)
 
 Action = CacheAuditEntry.Action
 User = AbstractBaseUser | AnonymousUser | None
+
+T = TypeVar("T")
 
 #: ``source`` passed to CacheManager so the stats can tell admin invalidations apart.
 SOURCE = "admin"
@@ -43,6 +44,7 @@ def record(
     key: str = "",
     pattern: str = "",
     count: int | None = None,
+    seconds: int | None = None,
     detail: str = "",
     actor: str = "",
 ) -> CacheAuditEntry:
@@ -57,6 +59,7 @@ def record(
         key=key or "",
         pattern=pattern or "",
         count=count,
+        seconds=seconds,
         detail=detail,
     )
     if real_user is not None:
@@ -85,22 +88,23 @@ def _log_entry(user: Any, entry: CacheAuditEntry) -> None:
 def _audited(
     action: str,
     alias: str,
-    change: Callable[[CacheManager], Any],
+    change: Callable[[CacheManager], T],
     *,
     user: User,
     actor: str,
     counted: bool = False,
-    **scope: str,
-) -> Any:
+    namespace: str = "",
+    key: str = "",
+    pattern: str = "",
+) -> T:
     """Apply ``change`` to the alias's manager, then record it; with ``counted`` the result is the count.
 
     The shape every cache mutation shares: if ``change`` raises, nothing is recorded.
     """
-    from cache_dashboard.dashboard import get_manager
-
-    result = change(get_manager(alias))
-    count = int(result) if counted else None
-    record(user=user, actor=actor, action=action, alias=alias, count=count, **scope)
+    result = change(CacheManager(alias))
+    count = int(cast(SupportsInt, result)) if counted else None
+    record(user=user, actor=actor, action=action, alias=alias, count=count, namespace=namespace, key=key,
+           pattern=pattern)
     return result
 
 
@@ -132,9 +136,7 @@ def invalidate_namespace(alias: str, namespace: str, *, user: User, actor: str =
 
 def count_pattern(alias: str, pattern: str, *, namespace: str | None) -> int:
     """How many keys a pattern matches now (no change, so no audit row)."""
-    from cache_dashboard.dashboard import get_manager
-
-    return get_manager(alias).count_pattern(pattern, namespace=namespace or None)
+    return CacheManager(alias).count_pattern(pattern, namespace=namespace or None)
 
 
 def invalidate_pattern(
@@ -185,7 +187,7 @@ def record_ttl(name: str, previous: int | None, seconds: int | None, *, user: Us
             actor=actor,
             action=Action.TTL_CHANGE,
             namespace=name,
-            count=seconds,
+            seconds=seconds,
             detail=f"{before} -> {seconds}",
         )
 

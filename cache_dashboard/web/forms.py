@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -49,6 +49,10 @@ def _choices(names: Iterable[str], *, blank: str | None = None) -> list[tuple[st
     return choices
 
 
+def _set_choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    cast(forms.ChoiceField, form.fields[name]).choices = choices
+
+
 class KeyField(forms.CharField):
     """A cache key exactly as typed (not stripped): 1..250 characters, no control characters."""
 
@@ -80,7 +84,7 @@ class AliasFormMixin(forms.Form):
         self.namespaces = list(namespaces)
 
     def clean_alias(self) -> str:
-        alias = self.cleaned_data["alias"]
+        alias: str = self.cleaned_data["alias"]
         if alias not in self.aliases:
             raise ValidationError(_("Unknown cache alias."), code="unknown_alias")
         return alias
@@ -94,7 +98,7 @@ class InvalidateKeyForm(AliasFormMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = _choices(self.namespaces, blank=str(_("(no namespace)")))
+        _set_choices(self, "namespace", _choices(self.namespaces, blank=str(_("(no namespace)"))))
 
 
 class RemoveInvalidForm(InvalidateKeyForm):
@@ -114,7 +118,7 @@ class InvalidateNamespaceForm(AliasFormMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = _choices(self.namespaces, blank="---------")
+        _set_choices(self, "namespace", _choices(self.namespaces, blank="---------"))
 
 
 class InvalidatePatternForm(AliasFormMixin):
@@ -139,7 +143,7 @@ class InvalidatePatternForm(AliasFormMixin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["namespace"].choices = _choices(self.namespaces, blank=str(_("(no namespace)")))
+        _set_choices(self, "namespace", _choices(self.namespaces, blank=str(_("(no namespace)"))))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -180,7 +184,7 @@ class TTLOverrideForm(forms.Form):
 
     def __init__(self, *args: Any, names: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["name"].choices = _choices(names)
+        _set_choices(self, "name", _choices(names))
 
 
 class TTLResetForm(forms.Form):

@@ -16,11 +16,17 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
+
+from django.conf import settings
 
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_setting, get_settings
-from cache_dashboard.manager.keys import normalize_key
+from cache_dashboard.formatting import hit_ratio
+from cache_dashboard.keys import names_key, normalize_key, stats_key, stats_source_key
+from cache_dashboard.manager.breaker import get_breaker
 
 logger = logging.getLogger("cache_dashboard")
 
@@ -29,14 +35,9 @@ FIELDS = ("hits", "misses", "sets", "invalidations", "errors", "fetches", "fetch
 SERIES_FIELDS = ("hits", "misses", "sets", "invalidations", "errors")
 NO_NAMESPACE = ""
 INDEX_RECHECK = 60.0
-
-
-def _prefix() -> str:
-    return f"{get_setting('KEY_PREFIX')}:s"
-
-
-def index_key() -> str:
-    return f"{get_setting('KEY_PREFIX')}:idx"
+#: TTL names that belong to a namespace without being one: ``<ns>_invalid`` is the TTL of its
+#: negative-cache entries, ``<ns>_error`` that of upstream-failure marks.
+TTL_SUFFIXES = ("_invalid", "_error")
 
 
 class StatsRecorder:
@@ -99,6 +100,12 @@ class StatsRecorder:
             with self._lock:
                 self._names["namespaces"].setdefault(nns, namespace)
 
+    def publish_namespace(self, nns: str, namespace: str) -> None:
+        """Make ``namespace`` known to every process now, not at the next flush (once per process)."""
+        if nns not in self._published["namespaces"]:
+            self.saw_namespace(nns, namespace)
+            self._publish_names()
+
     # -- flushing --------------------------------------------------------------------------------
     def flush(self) -> None:
         """Add the buffered deltas to the shared counters; on failure keep them for the next try.
@@ -116,20 +123,16 @@ class StatsRecorder:
             sources, self._sources = self._sources, defaultdict(int)
         if not counts and not sources and time.monotonic() - self._published_at < INDEX_RECHECK:
             return
-        from django.conf import settings
-
         if self.alias not in settings.CACHES:  # the alias went away (settings changed): drop
             return
-        from cache_dashboard.manager.breaker import get_breaker
-
         try:
             self._write(counts, fetch_max, sources)
         except Exception as exc:
             with self._lock:
-                for key, n in counts.items():
-                    self._counts[key] += n
-                for key, n in sources.items():
-                    self._sources[key] += n
+                for counter, n in counts.items():
+                    self._counts[counter] += n
+                for source, n in sources.items():
+                    self._sources[source] += n
                 for ns, n in fetch_max.items():
                     self._fetch_max[ns] = max(n, self._fetch_max.get(ns, 0))
             get_breaker(self.alias).log(exc)
@@ -139,7 +142,8 @@ class StatsRecorder:
         except Exception as exc:
             get_breaker(self.alias).log(exc)
 
-    def _write(self, counts: dict, fetch_max: dict, sources: dict) -> None:
+    def _write(self, counts: dict[tuple[str, str], int], fetch_max: dict[str, int],
+               sources: dict[str, int]) -> None:
         adapter = get_adapter(self.alias)
         retention = int(get_setting("STATS_RETENTION"))
         now = time.time()
@@ -149,10 +153,10 @@ class StatsRecorder:
             bucket = int(now // res * res)
             for (ns, field), n in counts.items():
                 if n:
-                    target[counter_key(res, bucket, ns, field)] = n
+                    target[stats_key(res, bucket, ns, field)] = n
             for source, n in sources.items():
                 if n:
-                    target[source_key(res, bucket, source)] = n
+                    target[stats_source_key(res, bucket, source)] = n
         adapter.incr_many(deltas, retention)
         adapter.incr_many(hour_deltas, retention + 3600)
         if fetch_max:
@@ -160,7 +164,7 @@ class StatsRecorder:
             cache = adapter.cache
             for res in (60, 3600):
                 bucket = int(now // res * res)
-                keys = {counter_key(res, bucket, ns, "fetch_max_us"): v for ns, v in fetch_max.items()}
+                keys = {stats_key(res, bucket, ns, "fetch_max_us"): v for ns, v in fetch_max.items()}
                 current = adapter.read_ints(list(keys))
                 for key, value in keys.items():
                     if value > current.get(key, -1):
@@ -174,7 +178,7 @@ class StatsRecorder:
         if not fresh and now - self._published_at < INDEX_RECHECK:
             return
         cache = get_adapter(self.alias).cache
-        index = cache.get(index_key()) or {}
+        index = cache.get(names_key()) or {}
         changed = False
         for kind, local in names.items():
             shared = index.setdefault(kind, {})
@@ -183,7 +187,7 @@ class StatsRecorder:
                     shared[norm] = original
                     changed = True
         if changed:
-            cache.set(index_key(), index, None)
+            cache.set(names_key(), index, None)
         for kind in names:
             self._published[kind] = set(names[kind])
             for norm, original in index.get(kind, {}).items():
@@ -193,7 +197,7 @@ class StatsRecorder:
     def known(self, kind: str) -> dict[str, str]:
         """{normalised: original} of namespaces or sources seen by any process (best effort)."""
         try:
-            shared = get_adapter(self.alias).cache.get(index_key()) or {}
+            shared = get_adapter(self.alias).cache.get(names_key()) or {}
         except Exception:
             shared = {}
         merged = dict(shared.get(kind, {}))
@@ -201,12 +205,18 @@ class StatsRecorder:
         return merged
 
 
-def counter_key(res: int, bucket: int, ns: str, field: str) -> str:
-    return f"{_prefix()}:{res}:{bucket}:{ns}:{field}"
+def namespace_names(names: Iterable[str]) -> set[str]:
+    """The namespaces among TTL names: ``<ns>_invalid`` and ``<ns>_error`` are TTLs of ``<ns>``."""
+    return {name for name in names if name and not name.endswith(TTL_SUFFIXES)}
 
 
-def source_key(res: int, bucket: int, source: str) -> str:
-    return f"{_prefix()}:{res}:{bucket}:src:{source}"
+def known_namespaces(alias: str, configured: Iterable[str] = ()) -> list[str]:
+    """Every namespace worth showing: the ``configured`` TTL names that are namespaces, and those
+    seen in use by any process (stats, negative cache), sorted."""
+    names = namespace_names(configured)
+    names.update(get_recorder(alias).known("namespaces").values())
+    names.discard(NO_NAMESPACE)
+    return sorted(names)
 
 
 def empty_totals() -> dict[str, Any]:
@@ -232,8 +242,8 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
         namespaces = {nns: names.get(nns, nns)}
     sources = recorder.known("sources")
 
-    keys = [counter_key(res, b, ns, f) for b in buckets for ns in namespaces for f in (*FIELDS, "fetch_max_us")]
-    keys += [source_key(res, b, s) for b in buckets for s in sources]
+    keys = [stats_key(res, b, ns, f) for b in buckets for ns in namespaces for f in (*FIELDS, "fetch_max_us")]
+    keys += [stats_source_key(res, b, s) for b in buckets for s in sources]
     values = adapter.read_ints(keys)
 
     series: dict[str, list[int]] = {f: [0] * count for f in SERIES_FIELDS}
@@ -244,17 +254,17 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
         max_us = 0
         for i, bucket in enumerate(buckets):
             for field in FIELDS:
-                n = values.get(counter_key(res, bucket, ns, field), 0)
+                n = values.get(stats_key(res, bucket, ns, field), 0)
                 if field == "fetch_us":
                     fetch_us += n
                 else:
                     totals[field] += n
                 if field in series:
                     series[field][i] += n
-            max_us = max(max_us, values.get(counter_key(res, bucket, ns, "fetch_max_us"), 0))
+            max_us = max(max_us, values.get(stats_key(res, bucket, ns, "fetch_max_us"), 0))
         totals["fetch_time_total_ms"] = round(fetch_us / 1000, 3)
         totals["fetch_time_max_ms"] = round(max_us / 1000, 3)
-        totals["hit_ratio"] = _ratio(totals["hits"], totals["misses"])
+        totals["hit_ratio"] = hit_ratio(totals["hits"], totals["misses"])
         per_ns[original] = totals
 
     grand = empty_totals()
@@ -263,11 +273,11 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
             grand[field] += totals[field]
         grand["fetch_time_total_ms"] = round(grand["fetch_time_total_ms"] + totals["fetch_time_total_ms"], 3)
         grand["fetch_time_max_ms"] = max(grand["fetch_time_max_ms"], totals["fetch_time_max_ms"])
-    grand["hit_ratio"] = _ratio(grand["hits"], grand["misses"])
+    grand["hit_ratio"] = hit_ratio(grand["hits"], grand["misses"])
 
     by_source = {}
     for norm, original in sources.items():
-        n = sum(values.get(source_key(res, b, norm), 0) for b in buckets)
+        n = sum(values.get(stats_source_key(res, b, norm), 0) for b in buckets)
         if n:
             by_source[original] = n
     shared = adapter.capabilities.shared_stats
@@ -284,11 +294,6 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
         "series": {"timestamps": buckets, **series},
         "sources": by_source,
     }
-
-
-def _ratio(hits: int, misses: int) -> float | None:
-    total = hits + misses
-    return round(hits / total, 4) if total else None
 
 
 # -- the per-process flusher ---------------------------------------------------------------------
@@ -309,8 +314,30 @@ def get_recorder(alias: str) -> StatsRecorder:
 
 
 def flush_buffers() -> None:
+    """Flush every recorder of this process now (the background thread does it every second)."""
     for recorder in list(_recorders.values()):
         recorder.flush()
+
+
+def forget() -> None:
+    """Drop this process's buffered counts and recorders (tests: a clean slate)."""
+    with _recorders_lock:
+        for recorder in _recorders.values():
+            with recorder._lock:
+                recorder._counts.clear()
+                recorder._sources.clear()
+                recorder._fetch_max.clear()
+        _recorders.clear()
+
+
+@contextmanager
+def flusher_paused() -> Iterator[None]:
+    """No flush reaches a server meanwhile: each recorder's flush waits on its lock (not reentrant:
+    do not flush inside)."""
+    with ExitStack() as stack:
+        for recorder in list(_recorders.values()):
+            stack.enter_context(recorder._flush_lock)
+        yield
 
 
 def _ensure_flusher() -> None:

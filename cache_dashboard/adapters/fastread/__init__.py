@@ -1,0 +1,18 @@
+"""Optional hit-path readers per backend (see ``base``); the public API is always the fallback."""
+
+from cache_dashboard.adapters.fastread.base import (
+    READERS_ATTR,
+    FastReader,
+    Incompatible,
+    NotApplicable,
+    Readers,
+    forget_warnings,
+    key_maker,
+    public_readers,
+    readers_for,
+)
+
+__all__ = [
+    "READERS_ATTR", "FastReader", "Incompatible", "NotApplicable", "Readers", "forget_warnings",
+    "key_maker", "public_readers", "readers_for",
+]

@@ -1,0 +1,94 @@
+"""django-redis: GET / MGET through its own client object, its ``make_key`` and ``decode``.
+
+What ``DefaultClient.get``/``get_many`` do, minus the per-call wrappers and key maps, and without
+``decode``'s doomed ``int(raw)`` on values that cannot be integers (a ValueError whose message is
+the repr of the whole value). Only with the stock ``RedisCache`` + ``DefaultClient`` (HerdClient,
+ShardClient... read differently) and without ``IGNORE_EXCEPTIONS`` (which turns errors into
+misses); an error propagates as redis-py's own exception, which is what django-redis re-raises too.
+
+Private attributes used (probed when built): ``RedisCache._ignore_exceptions``, and on
+``DefaultClient``: ``_clients``, ``_compressor``, ``_serializer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache.backends.base import BaseCache
+
+from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers
+from cache_dashboard.adapters.fastread.redis import INT_START
+
+
+def fast_decode(client_obj: Any) -> Callable[[bytes], Any]:
+    """``DefaultClient.decode`` without its ``int(raw)`` attempt where the first byte rules an
+    integer out: then it does what decode() does next (decompress, or keep the bytes when the
+    compressor refuses them, then deserialise). A client with its own decode() gets that one."""
+    from django_redis.client import DefaultClient
+    from django_redis.exceptions import CompressorError
+
+    decode: Callable[[bytes], Any] = client_obj.decode
+    if type(client_obj).decode is not DefaultClient.decode:
+        return decode
+    compressor, serializer = client_obj._compressor, client_obj._serializer
+    decompress, loads, int_start = compressor.decompress, serializer.loads, INT_START
+
+    def fast(raw: bytes) -> Any:
+        if type(raw) is not bytes or not raw or raw[0] in int_start:
+            return decode(raw)
+        try:
+            raw = decompress(raw)
+        except CompressorError:
+            pass  # stored uncompressed (small values)
+        return loads(raw)
+
+    return fast
+
+
+class DjangoRedisReader(FastReader):
+    library = "django-redis"
+
+    def build(self, cache: BaseCache) -> Readers:
+        from django_redis.cache import RedisCache
+        from django_redis.client import DefaultClient
+
+        backend = type(cache)
+        if not (isinstance(cache, RedisCache) and backend.get is RedisCache.get
+                and backend.get_many is RedisCache.get_many):
+            raise NotApplicable
+        ignore = cache._ignore_exceptions
+        if not isinstance(ignore, bool):
+            raise Incompatible(f"RedisCache._ignore_exceptions is {ignore!r}, not a bool")
+        if ignore:
+            raise NotApplicable  # errors must stay errors for the circuit breaker
+        client_obj = cache.client
+        kind = type(client_obj)
+        if not (kind.get is DefaultClient.get and kind.get_many is DefaultClient.get_many):
+            raise NotApplicable
+        make_key, get_client = client_obj.make_key, client_obj.get_client
+        decode = fast_decode(client_obj)
+        clients = client_obj._clients
+        if not isinstance(clients, list):
+            raise Incompatible(f"DefaultClient._clients is {type(clients).__name__}, not a list")
+        if (kind.get_client is DefaultClient.get_client
+                and kind.get_next_client_index is DefaultClient.get_next_client_index
+                and len(clients) == 1):
+            def reader() -> Any:
+                # get_client(write=False) with one server: index 0, connected on first use. Read
+                # through the attribute: close() with CLOSE_CONNECTION replaces the list.
+                found = client_obj._clients[0]
+                return found if found is not None else get_client(write=False)
+        else:
+            def reader() -> Any:
+                return get_client(write=False)
+
+        def one(key: str) -> Any:
+            raw = reader().get(make_key(key))
+            return None if raw is None else decode(raw)
+
+        def pair(key1: str, key2: str) -> tuple[Any, Any]:
+            raw1, raw2 = reader().mget(make_key(key1), make_key(key2))
+            return (None if raw1 is None else decode(raw1)), (None if raw2 is None else decode(raw2))
+
+        return one, pair

@@ -1,0 +1,184 @@
+"""The whole key layout: how any ``str`` key becomes a backend-safe name, and every key the app writes.
+
+Every key below goes through the cache's own ``make_key`` (its KEY_PREFIX, VERSION and
+KEY_FUNCTION) like any other key of that cache. ``<P>`` is ``CACHE_DASHBOARD["KEY_PREFIX"]``
+(default ``cd``), ``<E>`` the current epoch (see ``manager.epochs``), ``<K>`` a normalised key
+(:func:`normalize_key`), ``<NS>`` a normalised namespace (:func:`normalize_namespace`). Braces are
+literal: they are Redis Cluster *hash tags*, so keys read together in one call (``MGET``, a
+multi-get) hash to the same slot and never fail with CROSSSLOT.
+
+============================  ===========================================  ==========  ===============
+key                           what                                          hash tag    read together
+============================  ===========================================  ==========  ===============
+``<P>:<E>:k:{<K>}``           entry of a key without namespace              ``<K>``     its lock
+``<P>:<E>:l:k:{<K>}``         stampede lock of that entry                   ``<K>``     its entry
+``<P>:<E>:n:{<NS>}:<K>``      entry of a key in a namespace                 ``<NS>``    generation, lock
+``<P>:<E>:l:n:{<NS>}:<K>``    stampede lock of that entry                   ``<NS>``    its entry
+``<P>:<E>:g:{<NS>}``          namespace generation (an integer)             ``<NS>``    every entry get
+``<P>:<E>:r:{<NS>}:e:<K>``    negative-cache entry of a key                 ``<NS>``    registry listing
+``<P>:<E>:r:{<NS>}:seq``      negative-cache log head (an integer)          ``<NS>``    low-water mark
+``<P>:<E>:r:{<NS>}:low``      negative-cache low-water mark                 ``<NS>``    log head
+``<P>:<E>:r:{<NS>}:log:<n>``  negative-cache log slot ``n`` (names a key)   ``<NS>``    other slots
+``<P>:{m}:epoch``             epoch counter (outside every epoch)           ``m``       names index
+``<P>:{m}:names``             index of known namespaces and sources         ``m``       epoch
+``<P>:{m}:rule:<K>``          last firing of an invalidation rule           ``m``       other rules
+``<P>:{m}:probe:<token>``     health probes (10 s TTL, never counted)       ``m``       –
+``<P>:{s}:<res>:<t>:c:<NS>:<field>``  stats counter of a namespace (``""``   ``s``       a stats window
+                              for none) in the bucket starting at ``t``
+``<P>:{s}:<res>:<t>:src:<K>`` invalidations of one source in that bucket    ``s``       a stats window
+============================  ===========================================  ==========  ===============
+
+Everything under ``<P>:<E>:`` is what ``clear_all`` removes (it moves to a new epoch); statistics,
+the names index and rule records survive it. Entries carry a tag (``manager.entry.TAG``) that
+changes with the entry's format, so entries of an older release read as misses, never as errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import quote
+
+from cache_dashboard.conf import get_setting
+
+# Characters kept as they are. Excluded on purpose: whitespace and control characters (memcached),
+# glob metacharacters ``* ? [ ] \`` (so SCAN patterns stay meaningful), ``%`` (the escape of
+# ``quote``), ``#`` (the marker of hashed keys, so a hashed key can never equal a quoted one) and
+# ``{ }`` (hash tags: a key's own braces must never move it to another Redis Cluster slot).
+_SAFE_KEY = ":@/+=,!$()"  # plus quote()'s always-safe "_.-~" and ASCII letters/digits
+_SAFE_NAMESPACE = "@+=,!$()"  # no ":" — the namespace is one field of a ":"-joined key
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-~:@/+=,!$()]{0,100}")
+_PLAIN_NAMESPACE = re.compile(r"[A-Za-z0-9_.\-~@+=,!$()]{1,48}")
+
+#: Longest normalised key kept readable; longer ones are replaced by ``#`` + sha256.
+MAX_KEY_LENGTH = 100
+MAX_NAMESPACE_LENGTH = 48
+#: Hash tag of the empty key: Redis hashes a key with an empty ``{}`` whole, which would part the
+#: entry from its lock. ``%`` alone can never be a normalised key (``quote`` always writes ``%XX``).
+_EMPTY_TAG = "%"
+#: What a valid ``KEY_PREFIX`` setting looks like (checked by ``cache_dashboard.E003``).
+VALID_PREFIX = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+
+
+def _hashed(value: str) -> str:
+    return "#" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def normalize_key(key: str) -> str:
+    """Return the backend-safe form of ``key``.
+
+    Printable ASCII keys up to 100 characters come back unchanged; anything else is
+    percent-encoded, and what is still longer than 100 characters becomes ``#`` + sha256 hex.
+    The mapping is injective: percent-encoding is, and ``#`` never survives it.
+    """
+    if type(key) is not str:
+        if not isinstance(key, str):
+            raise TypeError(f"cache keys must be str, not {type(key).__name__}")
+        key = str(key)
+    if _PLAIN_KEY.fullmatch(key):
+        return key
+    quoted = quote(key, safe=_SAFE_KEY, errors="surrogatepass")
+    if len(quoted) <= MAX_KEY_LENGTH:
+        return quoted
+    return _hashed(key)
+
+
+def normalize_namespace(namespace: str) -> str:
+    """Return the backend-safe form of a namespace name (no ``:``, at most 48 characters)."""
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespaces must be str, not {type(namespace).__name__}")
+    if not namespace:
+        raise ValueError("a namespace cannot be empty; pass namespace=None for none")
+    if _PLAIN_NAMESPACE.fullmatch(namespace):
+        return namespace
+    quoted = quote(namespace, safe=_SAFE_NAMESPACE, errors="surrogatepass")
+    if len(quoted) <= MAX_NAMESPACE_LENGTH:
+        return quoted
+    return _hashed(namespace)[:41]  # "#" + 40 hex digits: 160 bits, still collision-free in practice
+
+
+def escape_glob(text: str) -> str:
+    """Escape Redis glob metacharacters so ``text`` matches only itself in a SCAN MATCH."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+class KeyLayout:
+    """The keys of one epoch (see the table in this module's docstring)."""
+
+    __slots__ = ("prefix", "epoch", "base")
+
+    def __init__(self, prefix: str, epoch: int) -> None:
+        self.prefix = prefix
+        self.epoch = epoch
+        #: Every key of this epoch starts with it (``clear_all`` removes them by this prefix).
+        self.base = f"{prefix}:{epoch}:"
+
+    def __repr__(self) -> str:
+        return f"<KeyLayout {self.base!r}>"
+
+    def entry(self, nkey: str, nns: str | None) -> str:
+        if nns is None:
+            return f"{self.base}k:{{{nkey or _EMPTY_TAG}}}"
+        return f"{self.base}n:{{{nns}}}:{nkey}"
+
+    def entry_match(self, nns: str | None, pattern: str) -> tuple[str, str]:
+        """``(prefix, glob)``: the entries whose normalised key matches the glob ``pattern`` are the
+        keys that start with ``prefix`` (matched literally) and go on as ``glob`` (see ``Adapter.scan``)."""
+        if nns is None:
+            return f"{self.base}k:{{", f"{pattern}}}"
+        return f"{self.base}n:{{{nns}}}:", pattern
+
+    def lock(self, entry_key: str) -> str:
+        """The stampede lock of an entry key (same hash tag: the entry and its lock are read together)."""
+        return f"{self.base}l:{entry_key[len(self.base):]}"
+
+    def generation(self, nns: str) -> str:
+        return f"{self.base}g:{{{nns}}}"
+
+    def registry_entry(self, nns: str, nkey: str) -> str:
+        return f"{self.base}r:{{{nns}}}:e:{nkey}"
+
+    def registry_seq(self, nns: str) -> str:
+        return f"{self.base}r:{{{nns}}}:seq"
+
+    def registry_low(self, nns: str) -> str:
+        return f"{self.base}r:{{{nns}}}:low"
+
+    def registry_log(self, nns: str, seq: int) -> str:
+        return f"{self.base}r:{{{nns}}}:log:{seq}"
+
+
+# -- keys outside every epoch (they survive clear_all) ----------------------------------------------
+
+
+def _meta(suffix: str) -> str:
+    return f"{get_setting('KEY_PREFIX')}:{{m}}:{suffix}"
+
+
+def epoch_key() -> str:
+    return _meta("epoch")
+
+
+def names_key() -> str:
+    """The index of namespaces and invalidation sources seen by any process."""
+    return _meta("names")
+
+
+def rule_key(name: str) -> str:
+    """The last firing of the invalidation rule ``name``."""
+    return _meta(f"rule:{normalize_key(name)}")
+
+
+def probe_key(token: str) -> str:
+    """A health probe's own key (unique per probe, short TTL)."""
+    return _meta(f"probe:{token}")
+
+
+def stats_key(resolution: int, bucket: int, nns: str, field: str) -> str:
+    """A statistics counter: ``field`` of namespace ``nns`` ("" for none) in one time bucket."""
+    return f"{get_setting('KEY_PREFIX')}:{{s}}:{resolution}:{bucket}:c:{nns}:{field}"
+
+
+def stats_source_key(resolution: int, bucket: int, source: str) -> str:
+    """Invalidations by one source (normalised) in one time bucket."""
+    return f"{get_setting('KEY_PREFIX')}:{{s}}:{resolution}:{bucket}:src:{source}"

@@ -1,0 +1,361 @@
+"""CacheManager: the shared cache API. Each public method is a short delegation to its part.
+
+* **Entries** (``entry``) are stored with a soft expiry: the TTL asked for. The physical TTL is
+  longer by ``min(STALE_GRACE, ttl)``, so a stale value exists to serve while one caller
+  refreshes it (``aside``: stampede lock, XFetch early refresh).
+* **Namespaces** carry a generation counter (``epochs``). An entry records the generation it was
+  written under; ``invalidate_namespace`` increments the counter (one atomic ``incr``, O(1) on
+  every backend) and every entry of the old generation stops matching at once, in every process.
+  The hit path reads the generation and the entry together (``lookup``: one MGET / multi-get).
+  Redis also purges the old entries physically (SCAN + UNLINK in a background thread).
+* **clear_all** moves every key CacheManager writes to a new *epoch* (part of every key name).
+  Processes re-read the epoch at most once a second; Redis also deletes the old epoch's keys at
+  once (SCAN + UNLINK within this site's KEY_PREFIX). Nothing else in the cache is touched: no
+  FLUSHDB, no flush_all.
+* Reads fail open and writes staff must know about raise ``CacheUnavailable`` (``guard``, around
+  the alias's circuit ``breaker``); hits and misses are counted in process memory (``stats``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.cache import caches
+
+from cache_dashboard.adapters import Adapter, Capabilities, get_adapter
+from cache_dashboard.conf import get_setting, get_settings
+from cache_dashboard.keys import normalize_key, normalize_namespace
+from cache_dashboard.manager import epochs, health, lookup, registry, stats
+from cache_dashboard.manager import ttl as ttl_policy
+from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
+from cache_dashboard.manager.entry import ANY_GENERATION, load
+from cache_dashboard.manager.guard import FAILED, fail_open, loud
+
+logger = logging.getLogger("cache_dashboard")
+
+
+class CacheManager:
+    """The shared cache API. Cheap to build; holds no connection (``caches[alias]`` per call)."""
+
+    def __init__(self, alias: str | None = None) -> None:
+        self._alias = alias
+
+    def __repr__(self) -> str:
+        return f"<CacheManager alias={self._alias!r}>" if self._alias else "<CacheManager of CACHE_DASHBOARD['ALIAS']>"
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def alias(self) -> str:
+        """The CACHES alias (``CACHE_DASHBOARD["ALIAS"]`` when built without one)."""
+        return self._alias or get_setting("ALIAS")
+
+    @property
+    def adapter(self) -> Adapter:
+        return get_adapter(self.alias)
+
+    @property
+    def backend(self) -> str:
+        """locmem, file, db, dummy, memcached, redis or django_redis."""
+        return self.adapter.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.adapter.capabilities
+
+    @property
+    def location_display(self) -> str:
+        """The alias's LOCATION with passwords masked."""
+        return self.adapter.location_display()
+
+    # -- cache-aside ----------------------------------------------------------------------------
+    def get(
+        self,
+        key: str,
+        fetch_func: Callable[[], Any] | None = None,
+        ttl: float | None = None,
+        *,
+        namespace: str | None = None,
+        default: Any = None,
+    ) -> Any:
+        """Return the cached value of ``key``; on a miss call ``fetch_func``, store and return it.
+
+        ``None`` and falsy values are cached like any other. Without ``fetch_func`` a miss returns
+        ``default``. An exception from ``fetch_func`` propagates and nothing is cached. When the
+        cache server is down or hung the value is fetched and returned (fail open) and an error is
+        counted. ``ttl``: see ``ttl_for``; 0 or less stores nothing.
+        """
+        # The hit path (measured by bench/hit_path.py): settings read once, stats counted in
+        # memory, one round trip (``lookup.read``).
+        nkey = normalize_key(key)
+        conf = get_settings()
+        alias = self._alias or conf["ALIAS"]
+        recorder = stats.get_recorder(alias)
+        if namespace is None:
+            nns = None
+        else:
+            nns = normalize_namespace(namespace)
+            recorder.saw_namespace(nns, namespace)
+        read = fail_open(alias, nns, True, lookup.read, alias, nkey, nns)
+        if read is FAILED:
+            return bypass(fetch_func, nns, default, recorder)
+        cache, keys, ekey, stored, gen = read
+        entry = load(stored, ANY_GENERATION if nns is None else gen)
+        early = False
+        if entry is not None:
+            now = time.time()
+            if entry.fresh(now):
+                if conf["STATS_ENABLED"]:
+                    recorder.count(nns, "hits")
+                if (fetch_func is None or not entry.fetch_seconds
+                        or not refresh_early(now, entry.soft_expiry, entry.fetch_seconds, conf["XFETCH_BETA"])):
+                    return entry.value
+                early = True  # XFetch: this caller refreshes a still-fresh entry
+        if not early:
+            recorder.incr(nns, "misses")
+        if fetch_func is None:
+            return default
+        return Miss(alias=alias, cache=cache, keys=keys, key=key, namespace=namespace, nns=nns, ekey=ekey,
+                    generation=gen, fetch=fetch_func, ttl=ttl, stale=entry, early=early, recorder=recorder).run()
+
+    # -- writes ---------------------------------------------------------------------------------
+    def set(self, key: str, value: Any, ttl: float | None = None, *, namespace: str | None = None) -> bool:
+        """Store ``value``; return False (and count an error) when the cache is unreachable."""
+        nkey = normalize_key(key)
+        alias = self.alias
+        recorder = stats.get_recorder(alias)
+        nns = None
+        if namespace is not None:
+            nns = normalize_namespace(namespace)
+            recorder.saw_namespace(nns, namespace)
+        stored = fail_open(alias, nns, True, self._write, alias, key, nkey, namespace, nns, value, ttl)
+        if stored is FAILED:
+            return False
+        if stored:
+            recorder.incr(nns, "sets")
+        return bool(stored)
+
+    @staticmethod
+    def _write(alias: str, key: str, nkey: str, namespace: str | None, nns: str | None, value: Any,
+               seconds: float | None) -> bool:
+        cache = caches[alias]
+        keys = epochs.layout(alias, cache)
+        gen = None if nns is None else epochs.generation(alias, cache, keys, nns)
+        seconds = ttl_policy.for_entry(alias, key, namespace, seconds)
+        return store(cache, keys.entry(nkey, nns), value, gen, seconds, 0.0)
+
+    def delete(self, key: str, *, namespace: str | None = None) -> bool:
+        """Delete one key; True if it existed. Raises CacheUnavailable when the server is down."""
+        return self.invalidate([key], namespace=namespace) == 1
+
+    def invalidate(self, keys: str | Iterable[str], *, namespace: str | None = None,
+                   source: str | None = None) -> int:
+        """Delete one key or several; return how many existed. ``source`` labels it in the stats."""
+        nkeys = [normalize_key(k) for k in ([keys] if isinstance(keys, str) else keys)]
+        nns = None if namespace is None else normalize_namespace(namespace)
+        alias = self.alias
+        with loud(alias, "invalidate"):
+            layout = epochs.layout(alias, caches[alias])
+            count = self.adapter.delete_count([layout.entry(k, nns) for k in nkeys])
+        stats.get_recorder(alias).invalidated(nns, count, source)
+        return count
+
+    def invalidate_namespace(self, namespace: str, *, source: str | None = None) -> None:
+        """Invalidate every entry of ``namespace`` at once, in O(1), on every backend.
+
+        Visible to every process at its next ``get``. On Redis the old entries are also deleted
+        physically by a background SCAN + UNLINK (see ``purge_namespace``).
+        """
+        nns = normalize_namespace(namespace)
+        alias = self.alias
+        with loud(alias, "invalidate_namespace", namespace=namespace):
+            epochs.bump(alias, epochs.layout(alias, caches[alias]).generation(nns))
+        recorder = stats.get_recorder(alias)
+        recorder.saw_namespace(nns, namespace)
+        recorder.invalidated(nns, 1, source)
+        if self.capabilities.physical_purge and get_setting("PURGE_ON_INVALIDATE"):
+            threading.Thread(target=self._purge_quietly, args=(namespace,), daemon=True,
+                             name="cache_dashboard-purge").start()
+
+    def purge_namespace(self, namespace: str) -> int:
+        """Delete physically the entries of a namespace left behind by ``invalidate_namespace``.
+
+        Redis only: SCAN COUNT 1000 over the namespace's keys, then UNLINK per batch those whose
+        generation is not the current one (entries written since the invalidation are kept).
+        This returns memory; correctness never depends on it. Returns how many were deleted.
+        """
+        nns = normalize_namespace(namespace)
+        alias = self.alias
+        with loud(alias, "purge_namespace", namespace=namespace):
+            cache = caches[alias]
+            layout = epochs.layout(alias, cache)
+            current = cache.get(layout.generation(nns))
+            prefix, glob = layout.entry_match(nns, "*")
+            return self.adapter.scan_delete(prefix, glob, lambda value: load(value, current) is None)
+
+    def _purge_quietly(self, namespace: str) -> None:
+        try:
+            self.purge_namespace(namespace)
+        except Exception:
+            logger.warning("background purge of namespace %r failed", namespace, exc_info=True)
+
+    def invalidate_pattern(self, pattern: str, *, namespace: str | None = None,
+                           source: str | None = None) -> int:
+        """Delete keys matching a glob ``pattern`` (Redis backends only; SCAN, never KEYS).
+
+        The pattern applies to normalised key names (identical to the key for printable ASCII
+        keys) and only within this site's KEY_PREFIX and the namespace. Other backends raise
+        ``UnsupportedOperation``.
+        """
+        nns = self._check_pattern(pattern, namespace)
+        alias = self.alias
+        with loud(alias, "invalidate_pattern", pattern=pattern):
+            count = self.adapter.scan_delete(*epochs.layout(alias, caches[alias]).entry_match(nns, pattern))
+        stats.get_recorder(alias).invalidated(nns, count, source)
+        return count
+
+    def count_pattern(self, pattern: str, *, namespace: str | None = None) -> int:
+        """How many keys ``invalidate_pattern`` would delete now (Redis only)."""
+        nns = self._check_pattern(pattern, namespace)
+        alias = self.alias
+        with loud(alias, "count_pattern", pattern=pattern):
+            return self.adapter.scan_count(*epochs.layout(alias, caches[alias]).entry_match(nns, pattern))
+
+    def _check_pattern(self, pattern: str, namespace: str | None) -> str | None:
+        if not isinstance(pattern, str):
+            raise TypeError(f"a pattern must be str, not {type(pattern).__name__}")
+        if not pattern or len(pattern) > 1000 or any(ord(c) < 32 or c.isspace() for c in pattern):
+            raise ValueError("a pattern must be 1-1000 printable characters without spaces")
+        if not self.capabilities.pattern_invalidation:
+            self.adapter.scan_count("")  # raises UnsupportedOperation with the reason
+        return None if namespace is None else normalize_namespace(namespace)
+
+    def clear_all(self) -> None:
+        """Remove everything written through CacheManager in this alias, and nothing else.
+
+        Other keys of the alias (sessions, other apps), other KEY_PREFIXes and other tenants of
+        the server survive: the epoch moves on (every process follows within a second) and, on
+        Redis, the old epoch's keys are UNLINKed in SCAN batches. Never FLUSHDB / flush_all.
+        Statistics are history and are kept.
+        """
+        alias = self.alias
+        with loud(alias, "clear"):
+            old = epochs.advance(alias, caches[alias])
+            if self.capabilities.physical_purge:
+                self.adapter.scan_delete(old.base)
+
+    # -- negative cache -------------------------------------------------------------------------
+    def mark_invalid(self, key: str, reason: str, *, namespace: str, ttl: float | None = None,
+                     detail: Any = None) -> dict[str, Any] | None:
+        """Record that ``key`` is known bad (e.g. an invalid RUC) with a ``reason``.
+
+        ``ttl`` defaults to ``ttl_for(f"{namespace}_invalid")``. Re-marking replaces the entry
+        (counted once). Returns the entry, or None when the cache is unreachable (fail open).
+        """
+        nkey, nns = normalize_key(key), normalize_namespace(namespace)
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError("a reason must be a non-empty string, e.g. 'NO_EXISTE_SUNAT'")
+        alias = self.alias
+        seconds = ttl if ttl is not None else ttl_policy.resolve(alias, f"{namespace}_invalid")
+        now = time.time()
+        info = {
+            "key": key, "namespace": namespace, "reason": reason, "detail": detail,
+            "marked_at": now, "expires_at": None if seconds is None else now + float(seconds),
+        }
+        stored = fail_open(alias, nns, True, self._mark, alias, namespace, nns, nkey, info, seconds)
+        return None if stored is FAILED or stored is None else registry.public(stored)
+
+    @staticmethod
+    def _mark(alias: str, namespace: str, nns: str, nkey: str, info: dict[str, Any],
+              seconds: float | None) -> dict[str, Any] | None:
+        cache = caches[alias]
+        layout = epochs.layout(alias, cache)
+        if seconds is not None and seconds <= 0:
+            cache.delete(layout.registry_entry(nns, nkey))
+            return None
+        stored = registry.mark(cache, get_adapter(alias), layout, nns, nkey, info, seconds)
+        stats.get_recorder(alias).publish_namespace(nns, namespace)  # listable at once
+        return stored
+
+    def get_invalid_info(self, key: str, *, namespace: str) -> dict[str, Any] | None:
+        """The live entry of ``key`` (reason, detail, marked_at, expires_at, ...) or None."""
+        nkey, nns = normalize_key(key), normalize_namespace(namespace)
+        alias = self.alias
+        # An open circuit is not counted as an error here (it is by get/set/mark_invalid).
+        info = fail_open(alias, nns, False, self._read_invalid, alias, nns, nkey)
+        return None if info is FAILED or info is None else registry.public(info)
+
+    @staticmethod
+    def _read_invalid(alias: str, nns: str, nkey: str) -> dict[str, Any] | None:
+        cache = caches[alias]
+        return registry.read(cache, epochs.layout(alias, cache), nns, nkey)
+
+    def is_invalid(self, key: str, *, namespace: str) -> bool:
+        """Is ``key`` marked invalid (and not expired)? False when the cache is unreachable."""
+        return self.get_invalid_info(key, namespace=namespace) is not None
+
+    def remove_invalid(self, key: str, *, namespace: str) -> bool:
+        """Unmark ``key``; True if it was marked. Raises CacheUnavailable when the server is down."""
+        nkey, nns = normalize_key(key), normalize_namespace(namespace)
+        alias = self.alias
+        with loud(alias, "remove_invalid"):
+            layout = epochs.layout(alias, caches[alias])
+            return self.adapter.delete_count([layout.registry_entry(nns, nkey)]) == 1
+
+    def invalid_entries(self, namespace: str) -> list[dict[str, Any]]:
+        """Live entries of ``namespace``, newest first. Raises CacheUnavailable when down."""
+        nns = normalize_namespace(namespace)
+        alias = self.alias
+        with loud(alias, "invalid_entries"):
+            cache = caches[alias]
+            found = registry.entries(cache, epochs.layout(alias, cache), nns)
+        return [registry.public(info) for info in found]
+
+    def invalid_breakdown(self, namespace: str | None = None) -> dict[str, int]:
+        """{reason: live count} for one namespace, or summed over every known namespace."""
+        names = [namespace] if namespace is not None else self.known_namespaces()
+        out: dict[str, int] = {}
+        for name in names:
+            for info in self.invalid_entries(name):
+                out[info["reason"]] = out.get(info["reason"], 0) + 1
+        return dict(sorted(out.items(), key=lambda item: (-item[1], item[0])))
+
+    # -- policy, stats, health ----------------------------------------------------------------
+    def ttl_for(self, name: str | None) -> int | None:
+        """Effective TTL in seconds of a namespace / data type: admin override > settings TTLS >
+        the alias's TIMEOUT. None means "never expires"."""
+        value = ttl_policy.resolve(self.alias, name)
+        return None if value is None else int(round(value))
+
+    def explain_ttl(self, name: str | None) -> ttl_policy.TTL:
+        """Where the TTL of ``name`` comes from (override, settings, the alias's TIMEOUT)."""
+        return ttl_policy.explain(self.alias, name)
+
+    def known_namespaces(self) -> list[str]:
+        """Namespaces from settings TTLS, TTL overrides and those seen in stats or the registry."""
+        return stats.known_namespaces(self.alias, ttl_policy.names())
+
+    def flush_stats(self) -> None:
+        """Push this process's buffered counters to the cache server now."""
+        stats.get_recorder(self.alias).flush()
+
+    def get_stats(self, namespace: str | None = None, *, window: int = 3600) -> dict[str, Any]:
+        """Totals, per-namespace totals, invalidations by source and a per-minute (or, past 2 h,
+        per-hour) series over ``window`` seconds. ``shared`` says whether every process sees the
+        same numbers (False on LocMem/Dummy: per process). Raises CacheUnavailable when down."""
+        nns = None if namespace is None else normalize_namespace(namespace)
+        recorder = stats.get_recorder(self.alias)
+        with loud(self.alias, "get_stats"):
+            recorder.flush()
+            return stats.read_stats(recorder, nns, window)
+
+    def get_health(self) -> dict[str, Any]:
+        """Health of the alias (never raises, returns within ~HEALTH_TIMEOUT); see ``health``."""
+        return health.check(self.alias)
+
+
+#: The module-level manager: built without an alias, it follows ``CACHE_DASHBOARD["ALIAS"]`` at every call.
+cache_manager = CacheManager()

@@ -1,0 +1,53 @@
+"""Helpers for the tests of projects that use cache_dashboard (and for its own suite).
+
+::
+
+    from cache_dashboard import testing
+
+    @pytest.fixture(autouse=True)
+    def _fresh_cache_dashboard():
+        testing.reset()          # breakers closed, no buffered counts, epochs and adapters re-read
+
+    with testing.flusher_paused():
+        ...                      # no background stats flush reaches a server meanwhile
+
+Neither touches the cache servers: empty your test caches yourself (on a throwaway server only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.cache import caches
+
+from cache_dashboard import adapters, ttl_store
+from cache_dashboard.adapters.fastread import forget_warnings
+from cache_dashboard.keys import KeyLayout
+from cache_dashboard.manager import epochs, stats
+from cache_dashboard.manager.breaker import reset_breakers
+
+
+def reset() -> None:
+    """Forget this process's state: circuit breakers, buffered statistics, the copies of epochs and
+    TTL overrides, the adapters, and the fast-reader warnings already logged."""
+    reset_breakers()
+    stats.forget()
+    epochs.forget()
+    ttl_store.reset()
+    adapters.reset()
+    forget_warnings()
+
+
+@contextmanager
+def flusher_paused() -> Iterator[None]:
+    """No background stats flush reaches a server inside the block (for tests that count server
+    commands). Do not call ``flush_stats()`` inside: it would wait for the block to end."""
+    with stats.flusher_paused():
+        yield
+
+
+def keys(alias: str) -> KeyLayout:
+    """The key layout CacheManager uses in ``alias`` now (its current epoch): to look at or plant
+    raw entries, locks and registry keys in a test (``keys("default").entry("k", None)``)."""
+    return epochs.layout(alias, caches[alias])

@@ -1,0 +1,252 @@
+"""The dashboard's mutations (POST): one skeleton, driven by the :data:`MUTATIONS` table.
+
+:func:`mutate` is the shape of every action: permission, form, the audited change in
+``services``, a message, a redirect. Nothing changes unless the form is valid, and a cache error
+is reported as a message, never as a 500. A form with errors comes back on its own page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
+
+from cache_dashboard import services
+from cache_dashboard.conf import dashboard_aliases
+from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
+from cache_dashboard.formatting import describe_error, human_duration
+from cache_dashboard.manager import CacheManager
+from cache_dashboard.web import pages, presenters
+from cache_dashboard.web.base import DashboardSite
+from cache_dashboard.web.forms import (
+    ClearForm,
+    InvalidateKeyForm,
+    InvalidateNamespaceForm,
+    InvalidatePatternForm,
+    RemoveInvalidForm,
+    TTLOverrideForm,
+    TTLResetForm,
+)
+from cache_dashboard.web.permissions import (
+    CLEAR,
+    PERM_CHANGE_TTL,
+    PERM_INVALIDATE_KEY,
+    PERM_INVALIDATE_NAMESPACE,
+    require,
+)
+
+#: What a failed cache mutation raises (the manager translates client errors into these).
+CACHE_ERRORS = (CacheUnavailable, UnsupportedOperation)
+
+#: What a mutation's ``perform`` returns: a message (level, text), or a page to show instead.
+Outcome = tuple[int, str] | HttpResponse
+
+
+def _alias_forms(site: DashboardSite, alias: str) -> dict[str, Any]:
+    return {"aliases": dashboard_aliases(), "namespaces": CacheManager(alias).known_namespaces()}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One POST action, run by :func:`mutate`.
+
+    ``perform(site, request, alias, cleaned_data)`` does the audited change and says what to
+    report; ``invalid(site, request, alias, form)`` answers a form with errors (nothing changed);
+    afterwards the browser goes to a safe posted ``next`` or to the page ``then`` (with the cleaned
+    fields named in ``then_query``).
+    """
+
+    perm: str
+    form: type[forms.Form]
+    perform: Callable[[DashboardSite, HttpRequest, str, dict[str, Any]], Outcome]
+    invalid: Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]
+    then: str
+    then_query: tuple[str, ...] = ()
+    form_kwargs: Callable[[DashboardSite, str], dict[str, Any]] = field(default=_alias_forms)
+
+
+def mutate(site: DashboardSite, request: HttpRequest, name: str) -> HttpResponse:
+    """Run the mutation ``name`` of :data:`MUTATIONS` on a POST."""
+    mutation = MUTATIONS[name]
+    require(request, mutation.perm)
+    alias = site.posted_alias(request)
+    form = mutation.form(request.POST, **mutation.form_kwargs(site, alias))
+    if not form.is_valid():
+        return mutation.invalid(site, request, alias, form)
+    alias = form.cleaned_data.get("alias") or alias
+    try:
+        outcome = mutation.perform(site, request, alias, form.cleaned_data)
+    except CACHE_ERRORS as exc:
+        messages.error(request, _("The cache did not accept the change: %(error)s") % {"error": describe_error(exc)})
+    else:
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        messages.add_message(request, *outcome)
+    query = {name: form.cleaned_data.get(name) for name in mutation.then_query}
+    return site.redirect_back(request, site.url(mutation.then, alias=alias, **query))
+
+
+# -- how each mutation answers a form with errors --------------------------------------------------
+
+
+def _show_on_invalidate_page(slot: str) -> Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]:
+    """Re-render the invalidate page with the bound form (its errors) in ``slot``."""
+
+    def invalid(site: DashboardSite, request: HttpRequest, alias: str, form: Any) -> HttpResponse:
+        return pages.render_invalidate(site, request, alias, **{slot: form})
+
+    return invalid
+
+
+def _report_errors(message: str, page: str) -> Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]:
+    """For buttons without a visible form (table rows): say why in a message and go back to ``page``."""
+
+    def invalid(site: DashboardSite, request: HttpRequest, alias: str, form: Any) -> HttpResponse:
+        errors = "; ".join(
+            f"{form.fields[name].label if name in form.fields else name}: {' '.join(errs)}"
+            for name, errs in form.errors.items()
+        )
+        messages.error(request, _(message) % {"errors": errors})
+        return site.redirect_back(request, site.url(page, alias=alias))
+
+    return invalid
+
+
+# -- what each mutation does ---------------------------------------------------------------------
+
+
+def _invalidate_key(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    key, namespace = data["key"], data["namespace"]
+    count = services.invalidate_key(alias, key, namespace=namespace or None, user=request.user)
+    text = ngettext(
+        "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d key removed.",
+        "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d keys removed.",
+        count,
+    ) % {"key": key, "namespace": namespace or _("none"), "alias": alias, "count": count}
+    return messages.SUCCESS, text
+
+
+def _invalidate_namespace(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    namespace = data["namespace"]
+    services.invalidate_namespace(alias, namespace, user=request.user)
+    text = _("Namespace “%(namespace)s” invalidated in cache “%(alias)s”: every key in it is now a miss.") % {
+        "namespace": namespace,
+        "alias": alias,
+    }
+    return messages.SUCCESS, text
+
+
+def _invalidate_pattern(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    pattern, namespace = data["pattern"], data["namespace"] or None
+    if not data["confirm"]:
+        # Step 1: count only. Nothing changes until the confirmation page is posted.
+        count = services.count_pattern(alias, pattern, namespace=namespace)
+        return pages.render_pattern_confirm(site, request, alias, pattern=pattern, namespace=namespace,
+                                            allow_match_all=data["allow_match_all"], count=count)
+    count = services.invalidate_pattern(alias, pattern, namespace=namespace, user=request.user)
+    text = ngettext(
+        "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d key deleted.",
+        "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d keys deleted.",
+        count,
+    ) % {"pattern": pattern, "alias": alias, "count": count}
+    return messages.SUCCESS, text
+
+
+def _remove_invalid(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    key, namespace = data["key"], data["namespace"]
+    if services.remove_invalid(alias, key, namespace=namespace, user=request.user):
+        text = _("Invalid entry “%(key)s” removed from namespace “%(namespace)s”.") % {
+            "key": key,
+            "namespace": namespace,
+        }
+        return messages.SUCCESS, text
+    text = _("Invalid entry “%(key)s” was not there any more (expired or already removed).") % {"key": key}
+    return messages.WARNING, text
+
+
+def _clear(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    services.clear_all(alias, user=request.user)
+    return messages.SUCCESS, _("Everything this site cached in “%(alias)s” was removed.") % {"alias": alias}
+
+
+def _set_ttl(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    name, seconds = data["name"], data["seconds"]
+    services.set_ttl(name, seconds, user=request.user)
+    text = _(
+        "TTL of “%(name)s” set to %(human)s (%(seconds)d s); every worker applies it within a few seconds."
+    ) % {"name": name, "human": human_duration(seconds), "seconds": seconds}
+    return messages.SUCCESS, text
+
+
+def _reset_ttl(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    if services.reset_ttl(data["name"], user=request.user):
+        return messages.SUCCESS, _("TTL override of “%(name)s” removed; the default applies again.") % data
+    return messages.ERROR, _("There is no TTL override with that name.")
+
+
+def _ttl_form_kwargs(site: DashboardSite, alias: str) -> dict[str, Any]:
+    return {"names": presenters.ttl_names(CacheManager(alias)), "auto_id": "id_ttl_edit_%s"}
+
+
+#: Every POST action of the dashboard, by URL name.
+MUTATIONS: dict[str, Mutation] = {
+    "invalidate_key": Mutation(
+        perm=PERM_INVALIDATE_KEY,
+        form=InvalidateKeyForm,
+        perform=_invalidate_key,
+        invalid=_show_on_invalidate_page("key_form"),
+        then="invalidate",
+    ),
+    "invalidate_namespace": Mutation(
+        perm=PERM_INVALIDATE_NAMESPACE,
+        form=InvalidateNamespaceForm,
+        perform=_invalidate_namespace,
+        invalid=_show_on_invalidate_page("namespace_form"),
+        then="overview",
+    ),
+    "invalidate_pattern": Mutation(
+        perm=PERM_INVALIDATE_NAMESPACE,
+        form=InvalidatePatternForm,
+        perform=_invalidate_pattern,
+        invalid=_show_on_invalidate_page("pattern_form"),
+        then="invalidate",
+    ),
+    "remove_invalid": Mutation(
+        perm=PERM_INVALIDATE_KEY,
+        form=RemoveInvalidForm,
+        perform=_remove_invalid,
+        invalid=_report_errors(gettext_noop("Nothing removed: %(errors)s"), "invalid"),
+        then="invalid",
+        then_query=("namespace",),
+    ),
+    "clear": Mutation(
+        perm=CLEAR,
+        form=ClearForm,
+        perform=_clear,
+        invalid=lambda site, request, alias, form: pages.render_clear(site, request, alias, form),
+        then="overview",
+        form_kwargs=lambda site, alias: {"aliases": dashboard_aliases()},
+    ),
+    "ttl": Mutation(
+        perm=PERM_CHANGE_TTL,
+        form=TTLOverrideForm,
+        perform=_set_ttl,
+        invalid=lambda site, request, alias, form: pages.render_ttl(site, request, alias, form),
+        then="ttl",
+        form_kwargs=_ttl_form_kwargs,
+    ),
+    "ttl_reset": Mutation(
+        perm=PERM_CHANGE_TTL,
+        form=TTLResetForm,
+        perform=_reset_ttl,
+        invalid=_report_errors(gettext_noop("There is no TTL override with that name."), "ttl"),
+        then="ttl",
+        form_kwargs=lambda site, alias: {},
+    ),
+}

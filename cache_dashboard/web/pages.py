@@ -1,0 +1,200 @@
+"""The dashboard's pages (GET): thin views over ``overview``, the manager's reads and ``presenters``.
+
+Each checks ``view_dashboard``; none changes anything. The ``render_*`` functions are also what
+``actions`` shows when a posted form has errors (the same page, with the bound form).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+
+from cache_dashboard.conf import dashboard_aliases, get_setting
+from cache_dashboard.formatting import describe_error
+from cache_dashboard.manager import CacheManager
+from cache_dashboard.overview import build_overview
+from cache_dashboard.web import presenters
+from cache_dashboard.web.base import DashboardSite
+from cache_dashboard.web.forms import (
+    ClearForm,
+    InvalidateKeyForm,
+    InvalidateNamespaceForm,
+    InvalidatePatternForm,
+    TTLOverrideForm,
+)
+from cache_dashboard.web.permissions import CLEAR, PERM_VIEW, require
+
+#: Rows per page of the invalid-entries table.
+INVALID_PAGE_SIZE = 25
+
+
+def overview(site: DashboardSite, request: HttpRequest) -> HttpResponse:
+    """Health, server stats, the hit/miss chart, the namespaces and the invalidation rules of one alias."""
+    require(request, PERM_VIEW)
+    alias = site.alias_from(request.GET.get("alias"))
+    window = site.window(request)
+    data = build_overview(alias, window=window)
+    context = site.context(
+        request,
+        title=_("Cache dashboard"),
+        tab="overview",
+        alias=alias,
+        window=window,
+        windows=presenters.windows(site, alias),
+        poll_ms=int(float(get_setting("POLL_INTERVAL")) * 1000),
+        json_url=site.url("overview_json"),
+        js_strings=presenters.js_strings(),
+        **presenters.fragment_context(data),
+    )
+    return TemplateResponse(request, "cache_dashboard/overview.html", context)
+
+
+def overview_json(site: DashboardSite, request: HttpRequest) -> JsonResponse:
+    """What the overview's live poll reads: the data, and its tables as the page renders them.
+
+    Same permission as the page; no key scans (per-namespace invalid counts stay as the page
+    showed them: their cells are marked to keep).
+    """
+    require(request, PERM_VIEW)
+    alias = site.alias_from(request.GET.get("alias"))
+    data = build_overview(alias, window=site.window(request), invalid_counts=False)
+    context = site.context(request, title="", tab="overview", alias=alias, **presenters.fragment_context(data))
+    return JsonResponse({**data, "html": presenters.render_fragments(request, context)})
+
+
+def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
+    """The negative cache: breakdown by reason and a searchable, paginated table of entries."""
+    require(request, PERM_VIEW)
+    alias = site.alias_from(request.GET.get("alias"))
+    cm = CacheManager(alias)
+    namespaces = cm.known_namespaces()
+    namespace = request.GET.get("namespace") or ""
+    if namespace and namespace not in namespaces:
+        raise Http404(_("Unknown namespace."))
+    query = (request.GET.get("q") or "").strip()
+    error = None
+    entries: list[dict[str, Any]] = []
+    breakdown: dict[str, int] = {}
+    try:
+        for ns in [namespace] if namespace else namespaces:
+            entries.extend(cm.invalid_entries(ns))
+        breakdown = dict(cm.invalid_breakdown(namespace or None))
+    except Exception as exc:  # server down: show the error, not a 500
+        error = describe_error(exc)
+    entries.sort(key=lambda e: e.get("marked_at") or 0, reverse=True)
+    rows = presenters.invalid_rows(entries)
+    if query:
+        needle = query.casefold()
+        rows = [row for row in rows if presenters.matches(row, needle)]
+    page = Paginator(rows, INVALID_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = site.context(
+        request,
+        title=_("Invalid entries"),
+        tab="invalid",
+        alias=alias,
+        namespaces=namespaces,
+        namespace=namespace,
+        query=query,
+        page=page,
+        rows=page.object_list,
+        # The manager orders reasons by count, largest first: keep that order for chart and table.
+        breakdown=list(breakdown.items()),
+        breakdown_total=sum(breakdown.values()),
+        chart={"labels": list(breakdown), "values": list(breakdown.values())},
+        error=error,
+        page_query={"alias": alias, "namespace": namespace, "q": query},
+    )
+    return TemplateResponse(request, "cache_dashboard/invalid.html", context)
+
+
+def ttl(site: DashboardSite, request: HttpRequest) -> HttpResponse:
+    """Defaults, overrides and effective TTLs, each with its edit form."""
+    require(request, PERM_VIEW)
+    return render_ttl(site, request, site.alias_from(request.GET.get("alias")))
+
+
+def render_ttl(site: DashboardSite, request: HttpRequest, alias: str,
+               bound: TTLOverrideForm | None = None) -> HttpResponse:
+    cm = CacheManager(alias)
+    names = presenters.ttl_names(cm)
+    context = site.context(
+        request,
+        title=_("TTL configuration"),
+        tab="ttl",
+        alias=alias,
+        rows=presenters.ttl_rows(cm, names, bound),
+        bound=bound,
+        orphan_errors=bound is not None and bound.data.get("name") not in names,
+        refresh=get_setting("TTL_OVERRIDE_REFRESH"),
+    )
+    return TemplateResponse(request, "cache_dashboard/ttl.html", context)
+
+
+def invalidate(site: DashboardSite, request: HttpRequest) -> HttpResponse:
+    """The invalidation forms (each posts to its own action)."""
+    require(request, PERM_VIEW)
+    return render_invalidate(site, request, site.alias_from(request.GET.get("alias")))
+
+
+def render_invalidate(site: DashboardSite, request: HttpRequest, alias: str, **bound: Any) -> HttpResponse:
+    cm = CacheManager(alias)
+    namespaces = cm.known_namespaces()
+    initial = {"alias": alias}
+    preset = request.GET.get("namespace") if request.method == "GET" else None
+    ns_initial = {**initial, "namespace": preset} if preset in namespaces else initial
+    kwargs = {"aliases": dashboard_aliases(), "namespaces": namespaces}
+    context = site.context(
+        request,
+        title=_("Invalidate"),
+        tab="invalidate",
+        alias=alias,
+        key_form=bound.get("key_form") or InvalidateKeyForm(initial=ns_initial, **kwargs),
+        namespace_form=bound.get("namespace_form") or InvalidateNamespaceForm(initial=ns_initial, **kwargs),
+        pattern_form=bound.get("pattern_form") or InvalidatePatternForm(initial=initial, **kwargs),
+        pattern_ok=cm.capabilities.pattern_invalidation,
+    )
+    return TemplateResponse(request, "cache_dashboard/invalidate.html", context)
+
+
+def render_pattern_confirm(site: DashboardSite, request: HttpRequest, alias: str, *, pattern: str,
+                           namespace: str | None, allow_match_all: bool, count: int) -> HttpResponse:
+    """How many keys a pattern matches now, and the button that deletes them."""
+    context = site.context(
+        request,
+        title=_("Confirm pattern invalidation"),
+        tab="invalidate",
+        alias=alias,
+        pattern=pattern,
+        namespace=namespace or "",
+        allow_match_all=allow_match_all,
+        count=count,
+    )
+    return TemplateResponse(request, "cache_dashboard/pattern_confirm.html", context)
+
+
+def clear(site: DashboardSite, request: HttpRequest) -> HttpResponse:
+    """What "clear everything" will and will not remove (superusers only)."""
+    require(request, CLEAR)
+    alias = site.alias_from(request.GET.get("alias"))
+    return render_clear(site, request, alias, ClearForm(initial={"alias": alias}, aliases=dashboard_aliases()))
+
+
+def render_clear(site: DashboardSite, request: HttpRequest, alias: str, form: ClearForm) -> HttpResponse:
+    cm = CacheManager(alias)
+    context = site.context(
+        request,
+        title=_("Clear everything this site cached"),
+        tab="invalidate",
+        alias=alias,
+        form=form,
+        physical=cm.capabilities.physical_purge,
+        backend=cm.backend,
+        location=cm.location_display,
+        key_prefix=get_setting("KEY_PREFIX"),
+        namespaces=cm.known_namespaces(),
+    )
+    return TemplateResponse(request, "cache_dashboard/clear_confirm.html", context)

@@ -1,0 +1,137 @@
+"""Data as the dashboard's templates show it: times in the project's zone, details as JSON, TTL
+rows, and the overview's table fragments — rendered by one template each, for the page and for
+its live poll alike (the poll's JSON carries them as HTML, so the script renders no rows itself)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from cache_dashboard.formatting import human_duration
+from cache_dashboard.manager import CacheManager, ttl
+from cache_dashboard.overview import WINDOWS
+from cache_dashboard.web.base import DashboardSite
+from cache_dashboard.web.forms import TTLOverrideForm
+
+#: The overview's live parts: name in the poll's ``html`` -> fragment template.
+FRAGMENTS = {
+    "checks": "cache_dashboard/fragments/checks.html",
+    "warnings": "cache_dashboard/fragments/warnings.html",
+    "servers": "cache_dashboard/fragments/servers.html",
+    "namespaces": "cache_dashboard/fragments/namespaces.html",
+    "rules": "cache_dashboard/fragments/rules.html",
+}
+
+
+def fromtimestamp(value: float | None) -> datetime.datetime | None:
+    """An epoch timestamp as the project's templates expect it: aware (UTC) with USE_TZ, else naive local."""
+    if value is None:
+        return None
+    try:
+        if settings.USE_TZ:
+            return datetime.datetime.fromtimestamp(float(value), tz=datetime.timezone.utc)
+        # Without USE_TZ, Django renders datetimes as they are: give it TIME_ZONE's wall clock.
+        return datetime.datetime.fromtimestamp(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def detail_display(detail: Any) -> str:
+    """An invalid entry's detail as staff read it: JSON for dicts and lists, else the text itself."""
+    if detail is None or detail == "":
+        return ""
+    if isinstance(detail, (dict, list, tuple)):
+        try:
+            return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            pass
+    return str(detail)
+
+
+def invalid_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the invalid-entries table."""
+    return [
+        {
+            **entry,
+            "detail_display": detail_display(entry.get("detail")),
+            "marked_at_dt": fromtimestamp(entry.get("marked_at")),
+            "expires_at_dt": fromtimestamp(entry.get("expires_at")),
+        }
+        for entry in entries
+    ]
+
+
+def matches(entry: dict[str, Any], needle: str) -> bool:
+    """Whether an invalid entry matches a search (case-insensitive, in key, reason, detail, namespace)."""
+    return any(needle in str(entry.get(field) or "").casefold()
+               for field in ("key", "reason", "detail_display", "namespace"))
+
+
+def ttl_names(cm: CacheManager) -> list[str]:
+    """Names on the TTL page: settings TTLS, overrides, and the namespaces in use."""
+    return sorted((ttl.names() | set(cm.known_namespaces())) - {""})
+
+
+def ttl_rows(cm: CacheManager, names: list[str], bound: TTLOverrideForm | None = None) -> list[dict[str, Any]]:
+    """One row per TTL name: the settings default, the override and what applies, with the form."""
+    rows = []
+    for index, name in enumerate(names):
+        policy = cm.explain_ttl(name)
+        if bound is not None and bound.data.get("name") == name:
+            form = bound
+        else:
+            form = TTLOverrideForm(initial={"name": name, "seconds": policy.override}, names=[name],
+                                   auto_id=f"id_ttl_{index}_%s")
+        rows.append({
+            "name": name,
+            "default": policy.configured,
+            "in_settings": policy.in_settings,
+            "default_display": human_duration(policy.default),
+            "override": policy.override,
+            "override_display": human_duration(policy.override) if policy.override is not None else "",
+            "effective": policy.effective,
+            "effective_display": human_duration(policy.effective),
+            "form": form,
+        })
+    return rows
+
+
+def rule_rows(rules: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the invalidation-rules table (``invalidation.rules_status``)."""
+    return [{**rule, "last_fired_dt": fromtimestamp(rule.get("last_fired"))} for rule in rules]
+
+
+def windows(site: DashboardSite, alias: str) -> list[dict[str, Any]]:
+    return [{"seconds": w, "label": human_duration(w), "url": site.url("overview", alias=alias, window=w)}
+            for w in WINDOWS]
+
+
+def js_strings() -> dict[str, str]:
+    """The script's texts, translated here (the script has no catalogue of its own)."""
+    return {
+        "hits": _("Hits"),
+        "misses": _("Misses"),
+        "stale": _("Stale since %(time)s: the last update failed."),
+        "updated": _("Updated %(time)s"),
+        "unknown": _("unknown"),
+        "healthy": _("healthy"),
+        "warning": _("warning"),
+        "unhealthy": _("unhealthy"),
+    }
+
+
+def fragment_context(data: dict[str, Any]) -> dict[str, Any]:
+    """What the overview's fragments read, from :func:`~cache_dashboard.overview.build_overview` data."""
+    return {"data": data, "rules": rule_rows(data.get("rules") or [])}
+
+
+def render_fragments(request: HttpRequest, context: dict[str, Any]) -> dict[str, str]:
+    """Every live part of the overview as HTML, exactly as the page renders it."""
+    return {name: render_to_string(template, context, request=request) for name, template in FRAGMENTS.items()}
