@@ -14,6 +14,8 @@ from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
 
 SCAN_COUNT = 1000
+#: Tries of one purge batch when writers keep changing its keys meanwhile.
+WATCH_ATTEMPTS = 3
 #: INFO fields kept in the health report, under the names INFO gives them.
 INFO_FIELDS = (
     "redis_version", "uptime_in_seconds", "used_memory", "maxmemory", "evicted_keys", "expired_keys",
@@ -121,13 +123,29 @@ class RedisAdapter(Adapter):
         """
         deleted = 0
         for client, batch in self._scan(prefix, glob):
-            if only is not None:
-                values = client.mget(batch)
-                batch = [k for k, v in zip(batch, values, strict=True) if v is not None and only(self.decode(v))]
-                if not batch:
-                    continue
-            deleted += int(client.unlink(*batch))
+            deleted += int(client.unlink(*batch)) if only is None else self._unlink_if(client, batch, only)
         return deleted
+
+    def _unlink_if(self, client: Any, keys: list[bytes], only: Callable[[Any], bool]) -> int:
+        """UNLINK those of ``keys`` whose value passes ``only``, atomically with the read: a key
+        rewritten in between (a fresh entry written since) is kept. WATCH + MULTI/EXEC, tried
+        again a few times when a writer got in; then left to expire (a purge only returns memory)."""
+        from redis.exceptions import WatchError
+
+        for _attempt in range(WATCH_ATTEMPTS):
+            with client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(*keys)
+                    values = pipe.mget(keys)
+                    doomed = [k for k, v in zip(keys, values, strict=True) if v is not None and only(self.decode(v))]
+                    if not doomed:
+                        return 0
+                    pipe.multi()
+                    pipe.unlink(*doomed)
+                    return int(pipe.execute()[0])
+                except WatchError:
+                    continue
+        return 0
 
     def scan_count(self, prefix: str, glob: str = "*") -> int:
         return sum(len(batch) for _client, batch in self._scan(prefix, glob))

@@ -26,7 +26,7 @@ from cache_dashboard.conf import get_setting
 from cache_dashboard.keys import KeyLayout
 from cache_dashboard.manager import epochs, ttl
 from cache_dashboard.manager.breaker import get_breaker
-from cache_dashboard.manager.entry import Entry, hard_timeout, load, pack
+from cache_dashboard.manager.entry import FETCH_SECONDS, SOFT_EXPIRY, VALUE, Entry, fresh, hard_timeout, load, pack
 from cache_dashboard.manager.stats import StatsRecorder
 
 #: Largest value XFetch's -ln(random() or 1e-12) can take: random() returns multiples of 2**-53,
@@ -110,7 +110,7 @@ class Miss:
             if self.nns is not None:
                 self.generation = epochs.ensure_generation(self.alias, self.cache, self.keys, self.nns,
                                                            self.generation)
-            hint = self.stale.fetch_seconds if self.stale is not None else None
+            hint = self.stale[FETCH_SECONDS] if self.stale is not None else None
             acquired = self.cache.add(lock_key, lock_value(token, hint), get_setting("STAMPEDE_LOCK_TIMEOUT"))
         except Exception as exc:
             get_breaker(self.alias).failure(exc)
@@ -127,14 +127,14 @@ class Miss:
         if self.stale is not None:
             if not self.early:
                 self.recorder.incr(self.nns, "stale")
-            return self.stale.value
+            return self.stale[VALUE]
         value = self._wait(lock_key)
         # The holder is slow or gone: fetch ourselves (fail open) rather than wait longer.
         return value if value is not _MISSING else self._compute()
 
     def _current(self, stored: Any) -> Entry | None:
-        entry = load(stored, self.generation) if self.nns is not None else load(stored)
-        return entry if entry is not None and entry.fresh(time.time()) else None
+        entry = load(stored, self.generation)
+        return entry if entry is not None and fresh(entry, time.time()) else None
 
     def _fresh_since(self) -> Any:
         """The value of a fresh entry written since our read (which saw ``stale``), else _MISSING."""
@@ -142,9 +142,9 @@ class Miss:
             entry = self._current(self.cache.get(self.ekey))
         except Exception:
             return _MISSING  # we hold the lock: fetching is the fail-open answer
-        if entry is None or (self.stale is not None and entry.soft_expiry == self.stale.soft_expiry):
+        if entry is None or (self.stale is not None and entry[SOFT_EXPIRY] == self.stale[SOFT_EXPIRY]):
             return _MISSING
-        return entry.value
+        return entry[VALUE]
 
     def _wait(self, lock_key: str) -> Any:
         try:
@@ -160,7 +160,7 @@ class Miss:
                 got = self.cache.get_many([self.ekey, lock_key])
                 entry = self._current(got.get(self.ekey))
                 if entry is not None:
-                    return entry.value
+                    return entry[VALUE]
                 if lock_key not in got:  # the holder failed and released: no value is coming
                     break
         except Exception:

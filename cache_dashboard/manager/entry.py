@@ -10,26 +10,23 @@ of this module is pickled by reference, so moving or renaming code never breaks 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 TAG = "cd2"
-#: Matches any generation (entries of keys without a namespace are not versioned).
-ANY_GENERATION: Any = object()
 
-
-class Entry(NamedTuple):
-    """A valid entry, as read back."""
-
-    value: Any
-    #: The namespace generation it was written under (None without a namespace).
-    generation: int | None
-    #: Epoch seconds after which the value is stale (None: never).
-    soft_expiry: float | None
-    #: How long the fetch that produced it took, in seconds (XFetch, and how long waiters wait).
-    fetch_seconds: float
-
-    def fresh(self, now: float) -> bool:
-        return self.soft_expiry is None or now < self.soft_expiry
+#: A valid entry as read back: ``(TAG, value, generation, soft_expiry, fetch_seconds)``, a tuple
+#: (a list from JSON and msgpack serializers). Read as is, never copied into another object: the
+#: hit path allocates nothing for it. Its fields, by position:
+Entry = Sequence[Any]
+#: The cached value.
+VALUE = 1
+#: The namespace generation it was written under (None without a namespace).
+GENERATION = 2
+#: Epoch seconds after which the value is stale (None: never).
+SOFT_EXPIRY = 3
+#: How long the fetch that produced it took, in seconds (XFetch, and how long waiters wait).
+FETCH_SECONDS = 4
 
 
 def pack(value: Any, generation: int | None, soft_expiry: float | None, fetch_seconds: float) -> tuple[Any, ...]:
@@ -37,17 +34,20 @@ def pack(value: Any, generation: int | None, soft_expiry: float | None, fetch_se
     return (TAG, value, generation, soft_expiry, round(fetch_seconds, 6))
 
 
-def load(stored: Any, generation: Any = ANY_GENERATION) -> Entry | None:
-    """The entry in ``stored`` if it is one of ours, of this format and (unless ``generation`` is
-    :data:`ANY_GENERATION`) of that generation; None for anything else (a miss)."""
-    if (
-        type(stored) in (tuple, list)
-        and len(stored) == 5
-        and stored[0] == TAG
-        and (generation is ANY_GENERATION or stored[2] == generation)
-    ):
-        return Entry(stored[1], stored[2], stored[3], stored[4])
+def load(stored: Any, generation: int | None) -> Entry | None:
+    """``stored`` if it is an entry of ours, of this format and of namespace generation
+    ``generation`` (None for a key without namespace, whose entries carry None); None for anything
+    else (a miss). The one test of an entry's validity."""
+    if type(stored) in (tuple, list) and len(stored) == 5 and stored[0] == TAG and stored[2] == generation:
+        entry: Entry = stored
+        return entry
     return None
+
+
+def fresh(entry: Entry, now: float) -> bool:
+    """Whether a valid entry is still fresh at ``now`` (else it is stale: servable while refreshed)."""
+    soft = entry[SOFT_EXPIRY]
+    return soft is None or now < soft
 
 
 def hard_timeout(ttl: float, grace: float) -> int:

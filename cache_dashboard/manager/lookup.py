@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.adapters.fastread import READERS_ATTR
+from cache_dashboard.adapters.fastread import READERS_ATTR, demote, is_fast, public_readers
 from cache_dashboard.keys import KeyLayout
 from cache_dashboard.manager import epochs
 
@@ -21,15 +21,32 @@ from cache_dashboard.manager import epochs
 Read = tuple[BaseCache, KeyLayout, str, Any, Any]
 
 
-def read(alias: str, nkey: str, nns: str | None) -> Read:
+def read(alias: str, nkey: str, nns: str | None, *, public: bool = False) -> Read:
+    """One round trip; ``public``: through Django's own ``get``/``get_many`` whatever the readers."""
     cache = caches[alias]
     keys = epochs.layout(alias, cache)
-    try:
-        one, pair = cache.__dict__[READERS_ATTR]
-    except KeyError:
-        one, pair = get_adapter(alias).readers(cache)
+    attrs = cache.__dict__
+    if public or "get" in attrs:
+        # (Or a tool wrapped this instance's own get/get_many — django-debug-toolbar's cache panel,
+        # an APM agent: reading through the wrappers lets the tool see the reads.)
+        readers = public_readers(cache)
+    else:
+        try:
+            readers = attrs[READERS_ATTR]
+        except KeyError:
+            readers = get_adapter(alias).readers(cache)
     ekey = keys.entry(nkey, nns)
-    if nns is None:
-        return cache, keys, ekey, one(ekey), None
-    gen, stored = pair(keys.generation(nns), ekey)
-    return cache, keys, ekey, stored, gen
+    try:
+        if nns is None:
+            return cache, keys, ekey, readers[0](ekey), None
+        gen, stored = readers[1](keys.generation(nns), ekey)
+        return cache, keys, ekey, stored, gen
+    except (AttributeError, TypeError) as exc:
+        if not is_fast(readers):
+            raise
+        # Read again through Django's public API: if that fails too, the stored value or the server
+        # is at fault (its error propagates); if not, the fast reader's library changed under this
+        # process, and the instance switches to the public readers for good.
+        found = read(alias, nkey, nns, public=True)
+        demote(cache, alias, exc)
+        return found

@@ -32,7 +32,7 @@ from cache_dashboard.keys import normalize_key, normalize_namespace
 from cache_dashboard.manager import epochs, health, lookup, registry, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
-from cache_dashboard.manager.entry import ANY_GENERATION, load
+from cache_dashboard.manager.entry import FETCH_SECONDS, SOFT_EXPIRY, VALUE, load
 from cache_dashboard.manager.guard import FAILED, fail_open, loud
 
 logger = logging.getLogger("cache_dashboard")
@@ -103,16 +103,17 @@ class CacheManager:
         if read is FAILED:
             return bypass(fetch_func, nns, default, recorder)
         cache, keys, ekey, stored, gen = read
-        entry = load(stored, ANY_GENERATION if nns is None else gen)
+        entry = load(stored, gen)
         early = False
         if entry is not None:
             now = time.time()
-            if entry.fresh(now):
+            soft = entry[SOFT_EXPIRY]
+            if soft is None or now < soft:  # entry.fresh(), written out: the hit path
                 if conf["STATS_ENABLED"]:
                     recorder.count(nns, "hits")
-                if (fetch_func is None or not entry.fetch_seconds
-                        or not refresh_early(now, entry.soft_expiry, entry.fetch_seconds, conf["XFETCH_BETA"])):
-                    return entry.value
+                delta = entry[FETCH_SECONDS]
+                if fetch_func is None or not delta or not refresh_early(now, soft, delta, conf["XFETCH_BETA"]):
+                    return entry[VALUE]
                 early = True  # XFetch: this caller refreshes a still-fresh entry
         if not early:
             recorder.incr(nns, "misses")

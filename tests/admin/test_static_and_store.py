@@ -15,7 +15,7 @@ from django.test import override_settings
 
 import cache_dashboard
 from cache_dashboard import ttl_store
-from cache_dashboard.formatting import describe_error, human_duration
+from cache_dashboard.formatting import describe_error, human_duration, mask_secrets, option_secrets
 from cache_dashboard.models import TTLOverride
 from cache_dashboard.web.forms import is_match_all
 
@@ -116,6 +116,22 @@ def test_ttl_store_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_human_duration(seconds: int | None, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("redis://:pw1@h:6379/0", "redis://:***@h:6379/0"),
+    ("rediss://default:pw2@h/1", "rediss://default:***@h/1"),
+    ("redis://pw3@h", "redis://***@h"),  # some clients read a lone userinfo as the password
+    ("memcached://h?password=pw4&x=1", "memcached://h?password=***&x=1"),
+    ("{'password': 'pw5', 'db': 1}", "{'password': '***', 'db': 1}"),
+    ('"PASSWORD": "pw6"', '"PASSWORD": "***"'),
+    ("AuthenticationError: invalid username-password pair", "AuthenticationError: invalid username-password pair"),
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+])
+def test_one_masking_rule_for_every_text(text: str, shown: str) -> None:
+    # Pages, logs, health output and exception messages all go through this one function.
+    assert mask_secrets(text) == shown
+    assert option_secrets({"password": "a", "POOL": {"PASSWORD": "b", "timeout": 1}, "token": None}) == ["a", "b"]
 
 
 def test_describe_error_masks_credentials() -> None:

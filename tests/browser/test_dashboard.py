@@ -136,6 +136,11 @@ def test_live_poll_updates_numbers(page: Any, live_server: Any, login: Any, seed
         "() => document.querySelector('[data-cd-bind=\"stats.totals.hits\"]').textContent.trim() === '7'"
     )
     assert page.locator('tr[data-cd-ns="ruc"] [data-cd-col="hits"]').inner_text() == "7"
+    # The rows came from the poll's server-rendered fragment; the invalid count, which the poll
+    # does not carry, kept what the page showed (not a dash).
+    invalid = sum(REASONS.values()) + 1
+    assert page.locator('tr[data-cd-ns="ruc"] [data-cd-col="invalid"]').inner_text() == str(invalid)
+    assert page.locator('tr[data-cd-ns="ruc"]').get_by_role("button", name="Invalidate namespace").count() == 1
     assert "Updated" in page.locator("[data-cd-live]").inner_text()
     # The chart switches to 24 h in place (one point per hour), and the URL follows.
     assert page.evaluate("Chart.getChart('cd-hits-chart').data.labels.length") == 60

@@ -63,6 +63,25 @@ def test_passwords_are_masked_everywhere(extra_alias, servers: object) -> None: 
     assert "s3cr3t-pw" not in cm.location_display
 
 
+@pytest.mark.parametrize(("backend", "options"), [
+    ("django.core.cache.backends.redis.RedisCache", {"password": "0pt-s3cret", "socket_timeout": 0.3}),
+    ("django_redis.cache.RedisCache", {"PASSWORD": "0pt-s3cret", "SOCKET_TIMEOUT": 0.3,
+                                       "CONNECTION_POOL_KWARGS": {"password": "n3sted-s3cret"}}),
+])
+def test_passwords_in_options_are_masked_too(extra_alias, backend: str, options: dict) -> None:  # type: ignore[no-untyped-def]
+    # Nothing listens on port 1: every probe fails, and its error text is what staff see.
+    extra_alias(opts={"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": options})
+    cm = CacheManager("opts")
+    report = cm.get_health()
+    assert report["status"] == "unhealthy"
+    assert cm.get("k", lambda: "fetched") == "fetched"  # fails open; the error is logged, masked
+    with pytest.raises(CacheUnavailable) as raised:
+        cm.invalidate_namespace("ns")
+    shown = json.dumps(report) + str(raised.value) + cm.location_display
+    assert "s3cret" not in shown
+    assert cm.adapter.mask(f"redis://u:0pt-s3cret@h password=0pt-s3cret {options}") .count("s3cret") == 0
+
+
 def test_health_of_unreachable_and_hung_servers_is_bounded(extra_alias) -> None:  # type: ignore[no-untyped-def]
     hung = HungServer()
     try:

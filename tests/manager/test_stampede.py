@@ -188,4 +188,4 @@ def test_lock_winner_rechecks_for_a_value_stored_since_its_miss(cm: CacheManager
     cm.set("late", "stored-by-other", 60)
     assert miss(lambda: pytest.fail("fetched again"), None, False) == "stored-by-other"
     # An early refresh of an entry that nobody else rewrote still fetches.
-    assert miss(lambda: "refreshed", load(cache.get(ekey)), True) == "refreshed"
+    assert miss(lambda: "refreshed", load(cache.get(ekey), None), True) == "refreshed"

@@ -6,13 +6,15 @@ from cache_dashboard.adapters.fastread.base import (
     Incompatible,
     NotApplicable,
     Readers,
+    demote,
     forget_warnings,
+    is_fast,
     key_maker,
     public_readers,
     readers_for,
 )
 
 __all__ = [
-    "READERS_ATTR", "FastReader", "Incompatible", "NotApplicable", "Readers", "forget_warnings",
+    "READERS_ATTR", "FastReader", "Incompatible", "NotApplicable", "Readers", "demote", "forget_warnings", "is_fast",
     "key_maker", "public_readers", "readers_for",
 ]

@@ -11,9 +11,10 @@ reach into a library's private attributes, which its next release may rename. So
   are not what it needs (an upstream change: the public path, one logged warning, and the system
   check ``cache_dashboard.W005`` naming the library version);
 * readers that fail with ``AttributeError``/``TypeError`` once built (internals that changed under
-  a running process) answer through the public path, and the backend instance switches to it;
+  a running process) are replaced by the public ones for good when the same read through the
+  public API succeeds (:func:`demote`, called by the hit path);
 * when a tool has wrapped the backend instance's own ``get``/``get_many`` (django-debug-toolbar's
-  cache panel, APM agents), reads go through those wrappers, so the tool sees them.
+  cache panel, APM agents), the hit path reads through those wrappers, so the tool sees them.
 
 A strategy never changes what a read returns: ``tests/manager/test_hit_path.py`` pins every
 strategy against Django's own ``get``/``get_many``.
@@ -118,52 +119,31 @@ def _warn_once(alias: str, reader: FastReader, exc: BaseException) -> None:
 
 def readers_for(cache: BaseCache, reader: FastReader | None, alias: str) -> Readers:
     """The readers of ``cache``: ``reader``'s when it can build them, else the public ones."""
-    public = public_readers(cache)
     if reader is None:
-        return public
+        return public_readers(cache)
     try:
-        fast = reader.build(cache)
+        one, pair = reader.build(cache)
     except NotApplicable:
-        return public
+        return public_readers(cache)
     except (Incompatible, AttributeError, TypeError) as exc:
         _warn_once(alias, reader, exc)
-        return public
-    return _guarded(cache, fast, public, reader, alias)
-
-
-def _guarded(cache: BaseCache, fast: Readers, public: Readers, reader: FastReader, alias: str) -> Readers:
-    """``fast``, except through the instance's own wrapped methods when a tool wrapped them, and
-    replaced by ``public`` for good when the internals it uses vanish under a running process."""
-    fast_one, fast_pair = fast
-    public_one, public_pair = public
-    # A per-instance wrapper (debug toolbar, APM) is an instance attribute named like the method.
-    instance_attrs = cache.__dict__
-
-    def demote(exc: BaseException) -> None:
-        _warn_once(alias, reader, exc)
-        setattr(cache, READERS_ATTR, public)
-
-    def one(key: str) -> Any:
-        if "get" in instance_attrs:
-            return public_one(key)
-        try:
-            return fast_one(key)
-        except (AttributeError, TypeError) as exc:
-            value = public_one(key)  # when the server is the problem, this raises its own error
-            demote(exc)
-            return value
-
-    def pair(key1: str, key2: str) -> tuple[Any, Any]:
-        if "get_many" in instance_attrs:
-            return public_pair(key1, key2)
-        try:
-            return fast_pair(key1, key2)
-        except (AttributeError, TypeError) as exc:
-            values = public_pair(key1, key2)
-            demote(exc)
-            return values
-
+        return public_readers(cache)
     return _tagged(one, pair, reader)
+
+
+def is_fast(readers: Readers) -> bool:
+    """Whether ``readers`` are a strategy's (not Django's public ``get``/``get_many``)."""
+    return getattr(readers[0], "reader", None) is not None
+
+
+def demote(cache: BaseCache, alias: str, exc: BaseException) -> None:
+    """The fast readers of ``cache`` failed with ``exc`` where the public API did not (internals that
+    changed under a running process): switch the instance to the public readers for good, and warn
+    once."""
+    readers: Readers | None = cache.__dict__.get(READERS_ATTR)
+    if readers is not None and is_fast(readers):
+        _warn_once(alias, readers[0].reader, exc)  # type: ignore[attr-defined]  # set by _tagged
+        setattr(cache, READERS_ATTR, public_readers(cache))
 
 
 def forget_warnings() -> None:
