@@ -24,7 +24,6 @@ from django.core.cache import InvalidCacheKey, caches
 from django.core.cache.backends.base import CacheKeyWarning
 from django.core.cache.backends.memcached import PyMemcacheCache
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
-from django.test import override_settings
 
 from cache_dashboard import CacheManager, testing
 from cache_dashboard.adapters import get_adapter
@@ -131,16 +130,26 @@ def test_a_subclass_that_changes_reads_is_used_as_is(kind: str, servers: object,
     assert cls.reads  # the subclass's get / get_many were called
 
 
-def test_django_redis_ignoring_exceptions_reads_through_django_redis(servers: object, extra_alias: Any) -> None:
-    # DJANGO_REDIS_IGNORE_EXCEPTIONS turns errors into misses inside django-redis: keep its path.
+@pytest.mark.parametrize("how", ["setting", "option"])
+def test_django_redis_ignoring_exceptions_reads_through_django_redis(
+    how: str, servers: object, extra_alias: Any, settings: Any
+) -> None:
+    # IGNORE_EXCEPTIONS (the project-wide setting, or the alias's option) turns errors into misses
+    # inside django-redis: keep its path.
     require("django_redis", servers)  # type: ignore[arg-type]
-    with override_settings(DJANGO_REDIS_IGNORE_EXCEPTIONS=True):
-        extra_alias(quiet={**settings.CACHES["django_redis"]})
-        one, _pair = _readers("quiet")
-        assert "DjangoRedisAdapter" not in one.__qualname__
-        cm = CacheManager("quiet")
-        assert cm.get("k", lambda: "v", 60, namespace="ns") == "v"
-        assert cm.get("k", namespace="ns") == "v"
+    base = settings.CACHES["django_redis"]
+    if how == "setting":
+        extra_alias(quiet={**base})
+        # After extra_alias: overrides are undone in reverse order (else the setting would leak
+        # into every later test, as it once did). The backend instance is built at first use.
+        settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    else:
+        extra_alias(quiet={**base, "OPTIONS": {**base["OPTIONS"], "IGNORE_EXCEPTIONS": True}})
+    one, pair = _readers("quiet")
+    assert one.reader is None and pair.reader is None  # type: ignore[attr-defined]  # Django's get/get_many
+    cm = CacheManager("quiet")
+    assert cm.get("k", lambda: "v", 60, namespace="ns") == "v"
+    assert cm.get("k", namespace="ns") == "v"
 
 
 @pytest.mark.parametrize("alias_name", NETWORK)

@@ -27,7 +27,7 @@ import re
 import threading
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.core.cache.backends.base import MEMCACHE_MAX_KEY_LENGTH, BaseCache
 
@@ -42,6 +42,7 @@ Readers = tuple[ReadOne, ReadPair]
 #: instance per thread (per async context), so readers — and any client object they hold — are
 #: never shared more widely than Django shares the instance itself.
 READERS_ATTR = "_cache_dashboard_readers"
+B = TypeVar("B", bound=BaseCache)
 
 
 class NotApplicable(Exception):
@@ -80,6 +81,17 @@ class FastReader:
         except (Incompatible, AttributeError, TypeError) as exc:
             return self.describe(exc)
         return None
+
+
+def stock(cache: BaseCache, cls: type[B], owner: type[BaseCache] | None = None) -> B:
+    """``cache`` if it is a ``cls`` that reads with ``owner``'s (default: ``cls``'s) own
+    ``get``/``get_many``; else NotApplicable (a subclass overriding them may shard or route
+    differently)."""
+    reader = owner or cls
+    backend = type(cache)
+    if not (isinstance(cache, cls) and backend.get is reader.get and backend.get_many is reader.get_many):
+        raise NotApplicable
+    return cache
 
 
 def public_readers(cache: BaseCache) -> Readers:

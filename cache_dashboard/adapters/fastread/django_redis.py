@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 
-from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers
+from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers, stock
 from cache_dashboard.adapters.fastread.redis import INT_START
 
 
@@ -53,16 +53,13 @@ class DjangoRedisReader(FastReader):
         from django_redis.cache import RedisCache
         from django_redis.client import DefaultClient
 
-        backend = type(cache)
-        if not (isinstance(cache, RedisCache) and backend.get is RedisCache.get
-                and backend.get_many is RedisCache.get_many):
-            raise NotApplicable
-        ignore = cache._ignore_exceptions
+        backend = stock(cache, RedisCache)
+        ignore = backend._ignore_exceptions
         if not isinstance(ignore, bool):
             raise Incompatible(f"RedisCache._ignore_exceptions is {ignore!r}, not a bool")
         if ignore:
             raise NotApplicable  # errors must stay errors for the circuit breaker
-        client_obj = cache.client
+        client_obj = backend.client
         kind = type(client_obj)
         if not (kind.get is DefaultClient.get and kind.get_many is DefaultClient.get_many):
             raise NotApplicable

@@ -19,7 +19,14 @@ from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 
-from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers, key_maker
+from cache_dashboard.adapters.fastread.base import (
+    FastReader,
+    Incompatible,
+    NotApplicable,
+    Readers,
+    key_maker,
+    stock,
+)
 
 
 class PyMemcacheReader(FastReader):
@@ -31,11 +38,8 @@ class PyMemcacheReader(FastReader):
         from pymemcache.client.hash import HashClient
         from pymemcache.client.rendezvous import RendezvousHash
 
-        backend = type(cache)
-        if not (isinstance(cache, PyMemcacheCache) and backend.get is BaseMemcachedCache.get
-                and backend.get_many is BaseMemcachedCache.get_many):
-            raise NotApplicable
-        hashed: Any = cache._cache  # type: ignore[attr-defined]  # the HashClient: private, probed below
+        backend: Any = stock(cache, PyMemcacheCache, BaseMemcachedCache)  # its _cache (private) is probed:
+        hashed = backend._cache
         if type(hashed) is not HashClient or type(hashed.hasher) is not RendezvousHash:
             raise NotApplicable  # a client of the user's own (e.g. OPTIONS pointing elsewhere)
         nodes = hashed.hasher.nodes  # mutated in place when servers die / come back

@@ -18,7 +18,14 @@ from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 
-from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers, key_maker
+from cache_dashboard.adapters.fastread.base import (
+    FastReader,
+    Incompatible,
+    NotApplicable,
+    Readers,
+    key_maker,
+    stock,
+)
 
 #: First bytes with which ``int(raw)`` can succeed: ASCII whitespace (which int() skips on bytes),
 #: a sign or a digit. From any other first byte (a pickle starts with 0x80) int() raises ValueError.
@@ -50,11 +57,7 @@ class RedisCacheReader(FastReader):
         import redis
         from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
-        backend = type(cache)
-        if not (isinstance(cache, RedisCache) and backend.get is RedisCache.get
-                and backend.get_many is RedisCache.get_many):
-            raise NotApplicable  # a subclass may shard or route differently
-        client_obj: Any = cache._cache  # its private attributes are read below, each probed
+        client_obj: Any = stock(cache, RedisCache)._cache  # its private attributes are read below, each probed
         kind = type(client_obj)
         if not (kind.get is RedisCacheClient.get and kind.get_many is RedisCacheClient.get_many
                 and kind.get_client is RedisCacheClient.get_client):
