@@ -31,8 +31,9 @@ SOURCE = "admin"
 
 
 def _saved_user(user: User) -> Any:
-    """``user`` if it is a saved user (it can be a foreign key), else None."""
-    return user if (user is not None and getattr(user, "pk", None) is not None) else None
+    """``user`` if it is a saved user (it can be a foreign key), else None. (Typed Any: the
+    project's user model, which the foreign keys to AUTH_USER_MODEL take.)"""
+    return user if isinstance(user, AbstractBaseUser) and user.pk is not None else None
 
 
 def record(
@@ -67,7 +68,7 @@ def record(
     return entry
 
 
-def _log_entry(user: Any, entry: CacheAuditEntry) -> None:
+def _log_entry(user: AbstractBaseUser, entry: CacheAuditEntry) -> None:
     # LogEntry is a courtesy for the admin's history; the audit row above is the record.
     try:
         from django.contrib.admin.models import CHANGE, LogEntry

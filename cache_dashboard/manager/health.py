@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.utils import translation
@@ -27,6 +28,7 @@ from cache_dashboard.conf import get_setting
 from cache_dashboard.keys import probe_key
 from cache_dashboard.manager.breaker import get_breaker
 
+T = TypeVar("T")
 _running: dict[str, threading.Thread] = {}
 
 #: Translated names of the checks, by their stable ``name``.
@@ -45,17 +47,17 @@ def _no_answer(timeout: float) -> TimeoutError:
     return TimeoutError(_("no answer within %(seconds)s s") % {"seconds": timeout})
 
 
-def _in_language(language: str | None, target: Any) -> Any:
+def _in_language(language: str | None, target: Callable[[], T]) -> Callable[[], T]:
     """``target`` wrapped to run under ``language`` (translation activation is per thread)."""
 
-    def run() -> Any:
+    def run() -> T:
         with translation.override(language):
             return target()
 
     return run
 
 
-def _run(name: str, alias: str, target: Any, deadline: float) -> tuple[bool, Any]:
+def _run(name: str, alias: str, target: Callable[[], Any], deadline: float) -> tuple[bool, Any]:
     """Run ``target`` in a daemon thread; (finished, result-or-exception)."""
     box: dict[str, Any] = {}
     slot = f"{alias}:{name}"
@@ -138,10 +140,14 @@ def check(alias: str) -> dict[str, Any]:
         return _finish(report, adapter, results, started)
     threads = {}
     language = translation.get_language()  # the probes' threads report in the caller's language
-    for name, target in (("roundtrip", roundtrip), ("servers", servers)):
+    probes: tuple[tuple[str, Callable[[], Any]], ...] = (("roundtrip", roundtrip), ("servers", servers))
+    for name, target in probes:
         box: dict[str, Any] = {}
-        probe = _in_language(language, lambda b=box, n=name, t=target: b.__setitem__(n, _run(n, alias, t, deadline)))
-        thread = threading.Thread(target=probe, daemon=True)
+
+        def probe(box: dict[str, Any] = box, name: str = name, target: Callable[[], Any] = target) -> None:
+            box[name] = _run(name, alias, target, deadline)
+
+        thread = threading.Thread(target=_in_language(language, probe), daemon=True)
         thread.start()
         threads[name] = (thread, box)
     for name, (thread, box) in threads.items():

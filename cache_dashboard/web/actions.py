@@ -65,7 +65,7 @@ class Mutation:
     perm: str
     form: type[forms.Form]
     perform: Callable[[DashboardSite, HttpRequest, str, dict[str, Any]], Outcome]
-    invalid: Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]
+    invalid: Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]  # gets a bound ``form``
     then: str
     then_query: tuple[str, ...] = ()
     form_kwargs: Callable[[DashboardSite, str], dict[str, Any]] = field(default=_alias_forms)
@@ -95,21 +95,21 @@ def mutate(site: DashboardSite, request: HttpRequest, name: str) -> HttpResponse
 # -- how each mutation answers a form with errors --------------------------------------------------
 
 
-def _show_on_invalidate_page(slot: str) -> Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]:
+def _show_on_invalidate_page(slot: str) -> Callable[[DashboardSite, HttpRequest, str, forms.Form], HttpResponse]:
     """Re-render the invalidate page with the bound form (its errors) in ``slot``."""
 
-    def invalid(site: DashboardSite, request: HttpRequest, alias: str, form: Any) -> HttpResponse:
+    def invalid(site: DashboardSite, request: HttpRequest, alias: str, form: forms.Form) -> HttpResponse:
         return pages.render_invalidate(site, request, alias, **{slot: form})
 
     return invalid
 
 
-def _report_errors(message: str, page: str) -> Callable[[DashboardSite, HttpRequest, str, Any], HttpResponse]:
+def _report_errors(message: str, page: str) -> Callable[[DashboardSite, HttpRequest, str, forms.Form], HttpResponse]:
     """For buttons without a visible form (table rows): say why in a message and go back to ``page``."""
 
-    def invalid(site: DashboardSite, request: HttpRequest, alias: str, form: Any) -> HttpResponse:
+    def invalid(site: DashboardSite, request: HttpRequest, alias: str, form: forms.Form) -> HttpResponse:
         errors = "; ".join(
-            f"{form.fields[name].label if name in form.fields else name}: {' '.join(errs)}"
+            f"{form.fields[name].label if name in form.fields else name}: {' '.join(map(str, errs))}"
             for name, errs in form.errors.items()
         )
         messages.error(request, _(message) % {"errors": errors})

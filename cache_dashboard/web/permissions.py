@@ -22,7 +22,10 @@ CLEAR = "clear"
 
 
 def user_can(user: Any, perm: str) -> bool:
-    """Whether ``user`` may use a dashboard feature. Actions need ``view_dashboard`` too."""
+    """Whether ``user`` may use a dashboard feature. Actions need ``view_dashboard`` too.
+
+    ``user`` is ``request.user``: AnonymousUser or the project's user model, which needs
+    ``is_staff``/``is_superuser``/``has_perm`` as the admin does (AbstractBaseUser alone has none)."""
     if not (user.is_active and user.is_staff):
         return False
     if perm == CLEAR:
