@@ -62,6 +62,10 @@ DEFAULTS: dict[str, Any] = {
     "KEY_PREFIX": "cd",
     # Seconds between two errors logged for the same alias (the rest are counted, not logged).
     "LOG_RATE_LIMIT": 30.0,
+    # Most negative-cache entries kept per namespace: beyond, the oldest are dropped first (and
+    # counted). Anyone who can reach a lookup endpoint can mark keys; this bounds what it costs.
+    # None or 0: no cap.
+    "REGISTRY_MAX_ENTRIES": 100_000,
 }
 
 

@@ -135,17 +135,22 @@ class KeyLayout:
     def generation(self, nns: str) -> str:
         return f"{self.base}g:{{{nns}}}"
 
+    # -- negative-cache registry: everything of one namespace shares its hash tag ------------------
+    def registry(self, nns: str, part: str) -> str:
+        """A key of the namespace's registry (see ``manager.registry`` for the parts)."""
+        return f"{self.base}r:{{{nns}}}:{part}"
+
     def registry_entry(self, nns: str, nkey: str) -> str:
-        return f"{self.base}r:{{{nns}}}:e:{nkey}"
+        return self.registry(nns, f"e:{nkey}")
 
     def registry_seq(self, nns: str) -> str:
-        return f"{self.base}r:{{{nns}}}:seq"
+        return self.registry(nns, "seq")
 
     def registry_low(self, nns: str) -> str:
-        return f"{self.base}r:{{{nns}}}:low"
+        return self.registry(nns, "low")
 
     def registry_log(self, nns: str, seq: int) -> str:
-        return f"{self.base}r:{{{nns}}}:log:{seq}"
+        return self.registry(nns, f"log:{seq}")
 
 
 # -- keys outside every epoch (they survive clear_all) ----------------------------------------------

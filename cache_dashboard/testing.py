@@ -24,14 +24,16 @@ from django.core.cache import caches
 from cache_dashboard import adapters, ttl_store
 from cache_dashboard.adapters.fastread import forget_warnings
 from cache_dashboard.keys import KeyLayout
-from cache_dashboard.manager import epochs, stats
+from cache_dashboard.manager import epochs, registry, stats
 from cache_dashboard.manager.breaker import reset_breakers
 
 
 def reset() -> None:
-    """Forget this process's state: circuit breakers, buffered statistics, the copies of epochs and
-    TTL overrides, the adapters, and the fast-reader warnings already logged."""
+    """Forget this process's state: circuit breakers, buffered statistics, the negative caches of
+    process-local caches (LocMem), the copies of epochs and TTL overrides, the adapters, and the
+    fast-reader warnings already logged."""
     reset_breakers()
+    registry.forget()
     stats.forget()
     epochs.forget()
     ttl_store.reset()

@@ -37,6 +37,10 @@ class Capabilities:
     physical_purge: bool = False
     #: The backend keeps what it is given (False for DummyCache).
     stores_values: bool = True
+    #: Sorted sets and server-side scripts (the negative cache keeps its counts in them).
+    sorted_sets: bool = False
+    #: The cache is this process's memory (state that goes with it can live in the process too).
+    process_local: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -134,6 +138,14 @@ class Adapter:
             if cache.add(key, initial + delta, timeout):
                 return initial + delta
             return int(cache.incr(key, delta))
+
+    def decr(self, key: str, delta: int = 1) -> None:
+        """Take ``delta`` off an integer key if it exists (a missing one stays missing: memcached
+        cannot hold negative numbers)."""
+        try:
+            self.cache.decr(key, delta)
+        except ValueError:
+            pass
 
     def incr_many(self, deltas: Mapping[str, int], timeout: float | None) -> None:
         for key, delta in deltas.items():

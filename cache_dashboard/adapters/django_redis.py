@@ -20,6 +20,9 @@ class DjangoRedisAdapter(RedisAdapter):
     def decode(self, raw: bytes) -> Any:
         return self._client_obj().decode(raw)  # decompresses, then deserialises
 
+    def encode(self, value: Any) -> Any:
+        return self._client_obj().encode(value)  # serialises, then compresses
+
     def servers(self) -> list[str]:
         location = self.params.get("LOCATION", "")
         if isinstance(location, str):

@@ -8,7 +8,7 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 class LocMemAdapter(Adapter):
     name = "locmem"
     probe_in_thread = False  # no socket to hang on
-    capabilities = Capabilities(shared_stats=False)
+    capabilities = Capabilities(shared_stats=False, process_local=True)
 
     def location_display(self) -> str:
         return str(self.params.get("LOCATION", "")) or _("(process memory)")

@@ -33,7 +33,7 @@ _SUMMARY = {
 
 class RedisAdapter(Adapter):
     name = "redis"
-    capabilities = Capabilities(pattern_invalidation=True, server_stats=True, physical_purge=True)
+    capabilities = Capabilities(pattern_invalidation=True, server_stats=True, physical_purge=True, sorted_sets=True)
     timeout_options: ClassVar[tuple[str, ...]] = ("socket_timeout", "socket_connect_timeout")
     fast_reader: ClassVar[FastReader | None] = RedisCacheReader()
 
@@ -48,6 +48,10 @@ class RedisAdapter(Adapter):
 
     def decode(self, raw: bytes) -> Any:
         return self._client_obj()._serializer.loads(raw)
+
+    def encode(self, value: Any) -> Any:
+        """``value`` as this cache stores it (bytes, or an int stored as digits)."""
+        return self._client_obj()._serializer.dumps(value)
 
     def raw_key(self, key: str) -> str:
         return str(self.cache.make_key(key))

@@ -254,7 +254,9 @@ class CacheManager:
         """Record that ``key`` is known bad (e.g. an invalid RUC) with a ``reason``.
 
         ``ttl`` defaults to ``ttl_for(f"{namespace}_invalid")``. Re-marking replaces the entry
-        (counted once). Returns the entry, or None when the cache is unreachable (fail open).
+        (counted once). At most ``REGISTRY_MAX_ENTRIES`` entries are kept per namespace: beyond,
+        the oldest are dropped (see ``invalid_dropped``). Returns the entry, or None when the cache
+        is unreachable (fail open).
         """
         nkey, nns = normalize_key(key), normalize_namespace(namespace)
         if not isinstance(reason, str) or not reason.strip():
@@ -262,23 +264,20 @@ class CacheManager:
         alias = self.alias
         seconds = ttl if ttl is not None else ttl_policy.resolve(alias, f"{namespace}_invalid")
         now = time.time()
-        info = {
-            "key": key, "namespace": namespace, "reason": reason, "detail": detail,
-            "marked_at": now, "expires_at": None if seconds is None else now + float(seconds),
-        }
-        stored = fail_open(alias, nns, True, self._mark, alias, namespace, nns, nkey, info, seconds)
-        return None if stored is FAILED or stored is None else registry.public(stored)
+        item = registry.entry(key, namespace, reason, detail, now, None if seconds is None else now + float(seconds))
+        stored = fail_open(alias, nns, True, self._mark, alias, namespace, nkey, item, seconds, now)
+        return None if stored is FAILED else stored
 
     @staticmethod
-    def _mark(alias: str, namespace: str, nns: str, nkey: str, info: dict[str, Any],
-              seconds: float | None) -> dict[str, Any] | None:
-        cache = caches[alias]
-        layout = epochs.layout(alias, cache)
-        if seconds is not None and seconds <= 0:
-            cache.delete(layout.registry_entry(nns, nkey))
+    def _mark(alias: str, namespace: str, nkey: str, item: dict[str, Any], seconds: float | None,
+              now: float) -> dict[str, Any] | None:
+        scope = registry.scope(alias, namespace)
+        store = registry.registry_for(scope.adapter)
+        if seconds is not None and seconds <= 0:  # Django's contract: 0 means "expire now"
+            store.remove(scope, nkey, now)
             return None
-        stored = registry.mark(cache, get_adapter(alias), layout, nns, nkey, info, seconds)
-        stats.get_recorder(alias).publish_namespace(nns, namespace)  # listable at once
+        stored = store.mark(scope, nkey, item, int(get_setting("REGISTRY_MAX_ENTRIES") or 0), now)
+        stats.get_recorder(alias).publish_namespace(scope.nns, namespace)  # listable at once
         return stored
 
     def get_invalid_info(self, key: str, *, namespace: str) -> dict[str, Any] | None:
@@ -286,13 +285,13 @@ class CacheManager:
         nkey, nns = normalize_key(key), normalize_namespace(namespace)
         alias = self.alias
         # An open circuit is not counted as an error here (it is by get/set/mark_invalid).
-        info = fail_open(alias, nns, False, self._read_invalid, alias, nns, nkey)
-        return None if info is FAILED or info is None else registry.public(info)
+        info = fail_open(alias, nns, False, self._read_invalid, alias, namespace, nkey)
+        return None if info is FAILED else info
 
     @staticmethod
-    def _read_invalid(alias: str, nns: str, nkey: str) -> dict[str, Any] | None:
-        cache = caches[alias]
-        return registry.read(cache, epochs.layout(alias, cache), nns, nkey)
+    def _read_invalid(alias: str, namespace: str, nkey: str) -> dict[str, Any] | None:
+        scope = registry.scope(alias, namespace)
+        return registry.registry_for(scope.adapter).read(scope, nkey, time.time())
 
     def is_invalid(self, key: str, *, namespace: str) -> bool:
         """Is ``key`` marked invalid (and not expired)? False when the cache is unreachable."""
@@ -300,29 +299,36 @@ class CacheManager:
 
     def remove_invalid(self, key: str, *, namespace: str) -> bool:
         """Unmark ``key``; True if it was marked. Raises CacheUnavailable when the server is down."""
-        nkey, nns = normalize_key(key), normalize_namespace(namespace)
-        alias = self.alias
-        with loud(alias, "remove_invalid"):
-            layout = epochs.layout(alias, caches[alias])
-            return self.adapter.delete_count([layout.registry_entry(nns, nkey)]) == 1
+        nkey = normalize_key(key)
+        with loud(self.alias, "remove_invalid"):
+            scope = registry.scope(self.alias, namespace)
+            return registry.registry_for(scope.adapter).remove(scope, nkey, time.time())
 
-    def invalid_entries(self, namespace: str) -> list[dict[str, Any]]:
-        """Live entries of ``namespace``, newest first. Raises CacheUnavailable when down."""
-        nns = normalize_namespace(namespace)
-        alias = self.alias
-        with loud(alias, "invalid_entries"):
-            cache = caches[alias]
-            found = registry.entries(cache, epochs.layout(alias, cache), nns)
-        return [registry.public(info) for info in found]
+    def invalid_entries(self, namespace: str, *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Live entries of ``namespace``, newest first: all, or ``limit`` from ``offset`` (a page
+        costs the page, not the namespace). Raises CacheUnavailable when down."""
+        with loud(self.alias, "invalid_entries"):
+            scope = registry.scope(self.alias, namespace)
+            return registry.registry_for(scope.adapter).page(scope, time.time(), max(0, offset), limit)
 
     def invalid_breakdown(self, namespace: str | None = None) -> dict[str, int]:
-        """{reason: live count} for one namespace, or summed over every known namespace."""
+        """{reason: live count}, largest first, for one namespace or summed over every known one.
+        Kept counts: O(reasons) per namespace, whatever the number of entries."""
         names = [namespace] if namespace is not None else self.known_namespaces()
         out: dict[str, int] = {}
-        for name in names:
-            for info in self.invalid_entries(name):
-                out[info["reason"]] = out.get(info["reason"], 0) + 1
+        with loud(self.alias, "invalid_entries"):
+            now = time.time()
+            for name in names:
+                scope = registry.scope(self.alias, name)
+                for reason, count in registry.registry_for(scope.adapter).counts(scope, now).items():
+                    out[reason] = out.get(reason, 0) + count
         return dict(sorted(out.items(), key=lambda item: (-item[1], item[0])))
+
+    def invalid_dropped(self, namespace: str) -> int:
+        """How many live entries of ``namespace`` were dropped to keep it within REGISTRY_MAX_ENTRIES."""
+        with loud(self.alias, "invalid_entries"):
+            scope = registry.scope(self.alias, namespace)
+            return registry.registry_for(scope.adapter).dropped(scope)
 
     # -- policy, stats, health ----------------------------------------------------------------
     def ttl_for(self, name: str | None) -> int | None:

@@ -30,6 +30,8 @@ from cache_dashboard.web.permissions import CLEAR, PERM_VIEW, require
 
 #: Rows per page of the invalid-entries table.
 INVALID_PAGE_SIZE = 25
+#: A search looks through at most this many of the newest entries (of each namespace).
+SEARCH_LIMIT = 5000
 
 
 def overview(site: DashboardSite, request: HttpRequest) -> HttpResponse:
@@ -76,21 +78,30 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
     if namespace and namespace not in namespaces:
         raise Http404(_("Unknown namespace."))
     query = (request.GET.get("q") or "").strip()
+    scope = [namespace] if namespace else namespaces
     error = None
-    entries: list[dict[str, Any]] = []
     breakdown: dict[str, int] = {}
+    dropped = 0
     try:
-        for ns in [namespace] if namespace else namespaces:
-            entries.extend(cm.invalid_entries(ns))
         breakdown = dict(cm.invalid_breakdown(namespace or None))
+        dropped = sum(cm.invalid_dropped(ns) for ns in scope)
     except Exception as exc:  # server down: show the error, not a 500
         error = describe_error(exc)
-    entries.sort(key=lambda e: e.get("marked_at") or 0, reverse=True)
-    rows = presenters.invalid_rows(entries)
-    if query:
+    # Kept counts size the pages; a page reads its own entries only. A search reads the newest
+    # SEARCH_LIMIT entries of each namespace.
+    rows: presenters.LiveEntries | list[dict[str, Any]]
+    rows = presenters.LiveEntries(cm, scope, sum(breakdown.values()))
+    if query and not error:
         needle = query.casefold()
-        rows = [row for row in rows if presenters.matches(row, needle)]
-    page = Paginator(rows, INVALID_PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = [row for row in presenters.LiveEntries(cm, scope, SEARCH_LIMIT * len(scope))[:SEARCH_LIMIT]
+                if presenters.matches(row, needle)]
+    try:
+        page = Paginator(rows, INVALID_PAGE_SIZE).get_page(request.GET.get("page"))
+        page_rows = list(page.object_list)
+    except Exception as exc:  # the server went away between the counts and the page
+        error = error or describe_error(exc)
+        page = Paginator([], INVALID_PAGE_SIZE).get_page(1)
+        page_rows = []
     context = site.context(
         request,
         title=_("Invalid entries"),
@@ -100,7 +111,10 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
         namespace=namespace,
         query=query,
         page=page,
-        rows=page.object_list,
+        rows=page_rows,
+        dropped=dropped,
+        cap=get_setting("REGISTRY_MAX_ENTRIES"),
+        searched=SEARCH_LIMIT if query else None,
         # The manager orders reasons by count, largest first: keep that order for chart and table.
         breakdown=list(breakdown.items()),
         breakdown_total=sum(breakdown.values()),

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, overload
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -66,6 +66,36 @@ def invalid_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for entry in entries
     ]
+
+
+class LiveEntries(Sequence[dict[str, Any]]):
+    """The live entries of some namespaces, newest first, as rows: sized by the kept counts, and
+    read a slice at a time (what a page shows), so a page costs the page, not the namespaces."""
+
+    def __init__(self, cm: CacheManager, namespaces: list[str], total: int) -> None:
+        self.cm, self.namespaces, self.total = cm, namespaces, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        start, stop, _step = index.indices(self.total)
+        if stop <= start:
+            return []
+        if len(self.namespaces) == 1:
+            found = self.cm.invalid_entries(self.namespaces[0], offset=start, limit=stop - start)
+        else:  # the newest ``stop`` of each namespace hold the newest ``stop`` of all of them
+            merged = [e for ns in self.namespaces for e in self.cm.invalid_entries(ns, limit=stop)]
+            merged.sort(key=lambda e: e.get("marked_at") or 0, reverse=True)
+            found = merged[start:stop]
+        return invalid_rows(found)
 
 
 def matches(entry: dict[str, Any], needle: str) -> bool:

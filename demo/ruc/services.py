@@ -30,8 +30,10 @@ REASONS = (FORMATO_INVALIDO, NO_EXISTE_SUNAT, ERROR_API)
 #: failure says nothing about the RUC, so it is remembered briefly (to shed load), not for 24 h.
 DEFAULT_ERROR_TTL = 60
 
-#: Inputs kept as negative-cache keys; anything else (very long, odd characters) is rejected
-#: without being stored, so a client cannot fill the registry with garbage keys.
+#: Inputs worth a look in the negative cache. Malformed input (length, prefix, check digit) is
+#: answered by the check alone and never stored: it is free to recompute, and storing it would let
+#: any client fill the negative cache with garbage. Only well-formed RUCs that the provider
+#: answered "unknown" or failed on are marked (and REGISTRY_MAX_ENTRIES bounds even those).
 _STORABLE = re.compile(r"[0-9A-Za-z\-]{1,20}")
 
 #: Namespaces ``get_service_cache_key`` knows about (the seeds' "services").
@@ -233,8 +235,9 @@ def _invalid(ruc: str, info: dict[str, Any], source: str) -> LookupResult:
 def lookup(ruc: str, namespace: str = "ruc", *, alias: str | None = None) -> LookupResult:
     """Look ``ruc`` up through the negative cache, the cache and the simulated provider.
 
-    1. Already marked invalid -> the mark (400 / 404 / 503), ``source: "negative-cache"``.
-    2. Malformed (length, prefix, check digit) -> mark ``FORMATO_INVALIDO``, 400.
+    1. Already marked invalid -> the mark (404 / 503), ``source: "negative-cache"``.
+    2. Malformed (length, prefix, check digit) -> ``FORMATO_INVALIDO``, 400, ``source: "check"``:
+       not stored (recomputing it costs nothing).
     3. Cache-aside ``cm.get(ruc, fetch, ttl, namespace=...)``: a hit is ``source: "cache"``, a
        miss calls the provider (``source: "upstream"``); "unknown" marks ``NO_EXISTE_SUNAT``
        (404), a failure marks ``ERROR_API`` briefly (503 with ``Retry-After``).
@@ -248,10 +251,7 @@ def lookup(ruc: str, namespace: str = "ruc", *, alias: str | None = None) -> Loo
             return _invalid(ruc, info, "negative-cache")
     problem = format_error(ruc)
     if problem is not None:
-        info = {"reason": FORMATO_INVALIDO, "detail": problem, "expires_at": None}
-        if storable:
-            info = service.add_invalid_ruc(ruc, FORMATO_INVALIDO, detail=problem) or info
-        return _invalid(ruc, info, "check")
+        return _invalid(ruc, {"reason": FORMATO_INVALIDO, "detail": problem, "expires_at": None}, "check")
 
     provider = provider_for(namespace)
     fetched: list[bool] = []

@@ -98,3 +98,26 @@ def test_migration_moves_ttl_seconds_out_of_count() -> None:
     entry = new.get_model("cache_dashboard", "CacheAuditEntry")
     assert entry.objects.values_list("count", "seconds").get(pk=ttl_row.pk) == (None, 300)
     assert entry.objects.values_list("count", "seconds").get(pk=key_row.pk) == (1, None)
+
+
+def test_invalid_page_pages_by_kept_counts_and_says_what_the_cap_dropped(
+    client_for: Any, cm: CacheManager, settings: Any
+) -> None:
+    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "REGISTRY_MAX_ENTRIES": 40}
+    for i in range(60):
+        cm.mark_invalid(f"2099999{i:04d}", ("ERROR_API", "NO_EXISTE_SUNAT")[i % 2], namespace="ruc")
+    cm.mark_invalid("777", "FORMATO_INVALIDO", namespace="otro")
+    client = client_for("view")
+    url = reverse("admin:cache_dashboard_invalid")
+    first = client.get(url, {"namespace": "ruc"})
+    assert first.context["page"].paginator.count == 40
+    assert [r["key"] for r in first.context["rows"]][:2] == ["20999990059", "20999990058"]
+    second = client.get(url, {"namespace": "ruc", "page": 2})
+    assert [r["key"] for r in second.context["rows"]] == [f"2099999{i:04d}" for i in range(34, 19, -1)]
+    assert "20 entries were dropped" in second.content.decode()
+    everything = client.get(url)  # all namespaces: merged newest first
+    assert everything.context["page"].paginator.count == 41
+    assert everything.context["rows"][0]["key"] == "777"
+    found = client.get(url, {"q": "2099999005"})
+    assert sorted(r["key"] for r in found.context["rows"]) == [f"2099999005{d}" for d in range(10)]
+    assert "Searched the newest" in found.content.decode()

@@ -186,3 +186,72 @@ def test_flush_waits_for_a_background_flush_in_flight(cm: CacheManager, monkeypa
     cm.flush_stats()  # must wait for the write in flight
     assert cm.get_stats()["totals"]["misses"] == 5
     background.join()
+
+
+# -- issue 8: kept counts, pages, the cap ---------------------------------------------------------
+HOSTILE_KEYS = ["__proto__", "\ud800lone", "key with spaces", "{tag}", "ñandú", "x" * 300, "20100038146"]
+
+
+def test_a_page_is_a_slice_of_the_newest_first_listing(cm: CacheManager) -> None:
+    for i in range(60):
+        cm.mark_invalid(f"k{i:02d}", ("ERROR_API", "NO_EXISTE_SUNAT")[i % 2], namespace="ruc")
+    everything = cm.invalid_entries("ruc")
+    assert [e["key"] for e in everything] == [f"k{i:02d}" for i in range(59, -1, -1)]
+    assert cm.invalid_entries("ruc", offset=10, limit=5) == everything[10:15]
+    assert cm.invalid_entries("ruc", offset=55, limit=25) == everything[55:]
+    cm.remove_invalid("k58", namespace="ruc")
+    cm.mark_invalid("k00", "FORMATO_INVALIDO", namespace="ruc")  # a re-mark moves it to the top
+    assert [e["key"] for e in cm.invalid_entries("ruc", limit=3)] == ["k00", "k59", "k57"]
+    assert cm.invalid_breakdown("ruc") == {"NO_EXISTE_SUNAT": 30, "ERROR_API": 28, "FORMATO_INVALIDO": 1}
+
+
+def test_the_cap_drops_the_oldest_and_counts_them(cm: CacheManager, settings: object) -> None:
+    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "REGISTRY_MAX_ENTRIES": 20}  # type: ignore[attr-defined]
+    for i in range(50):
+        cm.mark_invalid(f"k{i:02d}", "ERROR_API", namespace="capped", ttl=600)
+    assert [e["key"] for e in cm.invalid_entries("capped")] == [f"k{i:02d}" for i in range(49, 29, -1)]
+    assert cm.invalid_breakdown("capped") == {"ERROR_API": 20}
+    assert cm.invalid_dropped("capped") == 30
+    assert cm.is_invalid("k49", namespace="capped") and not cm.is_invalid("k00", namespace="capped")
+    assert cm.invalid_dropped("ruc") == 0
+
+
+def test_expired_entries_are_not_counted_as_dropped(cm: CacheManager, settings: object) -> None:
+    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "REGISTRY_MAX_ENTRIES": 3}  # type: ignore[attr-defined]
+    for i in range(3):
+        cm.mark_invalid(f"old{i}", "ERROR_API", namespace="cap2", ttl=1)
+    time.sleep(1.3)
+    for i in range(3):
+        cm.mark_invalid(f"new{i}", "ERROR_API", namespace="cap2", ttl=600)
+    assert cm.invalid_breakdown("cap2") == {"ERROR_API": 3}
+    assert [e["key"] for e in cm.invalid_entries("cap2")] == ["new2", "new1", "new0"]
+    if cm.backend in ("locmem", "redis", "django_redis"):  # the log backends drop by position, expired or not
+        assert cm.invalid_dropped("cap2") == 0
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS)
+def test_hostile_keys_reasons_and_details_round_trip(cm: CacheManager, key: str) -> None:
+    detail = {"__proto__": {"x": 1}, "texto": "\u0000\u202e<script>", "lista": [1, "dos"]}
+    reason = "RAZÓN <b>rara</b> \u202e"
+    assert cm.mark_invalid(key, reason, namespace="hostile", detail=detail) is not None
+    info = cm.get_invalid_info(key, namespace="hostile")
+    assert info is not None and (info["key"], info["reason"], info["detail"]) == (key, reason, detail)
+    [listed] = cm.invalid_entries("hostile")
+    assert listed == info
+    assert cm.invalid_breakdown("hostile") == {reason: 1}
+    assert cm.remove_invalid(key, namespace="hostile") and cm.invalid_breakdown("hostile") == {}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("alias_name", ["file", "db"])
+def test_the_registry_works_on_file_and_database_caches(alias_name: str) -> None:
+    cm = CacheManager(alias_name)
+    cm.mark_invalid("a", "ERROR_API", namespace="ruc", ttl=1)
+    cm.mark_invalid("b", "NO_EXISTE_SUNAT", namespace="ruc", detail={"status": 404})
+    cm.mark_invalid("c", "NO_EXISTE_SUNAT", namespace="ruc")
+    assert cm.invalid_breakdown("ruc") == {"NO_EXISTE_SUNAT": 2, "ERROR_API": 1}
+    time.sleep(1.3)
+    assert cm.invalid_breakdown("ruc") == {"NO_EXISTE_SUNAT": 2}
+    assert [e["key"] for e in cm.invalid_entries("ruc", limit=1)] == ["c"]
+    assert cm.get_invalid_info("b", namespace="ruc")["detail"] == {"status": 404}
+    assert cm.remove_invalid("b", namespace="ruc") and cm.invalid_breakdown("ruc") == {"NO_EXISTE_SUNAT": 1}

@@ -1,0 +1,69 @@
+"""What both registry implementations share: the interface, the scope of a namespace, the entry shape."""
+
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache.backends.base import BaseCache
+
+from cache_dashboard.adapters import Adapter
+from cache_dashboard.keys import KeyLayout
+
+#: The documented fields of an entry, as ``invalid_entries`` and ``get_invalid_info`` return it.
+PUBLIC_FIELDS = ("key", "namespace", "reason", "detail", "marked_at", "expires_at")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where one namespace's registry lives: the backend instance, its adapter, the key layout."""
+
+    adapter: Adapter
+    cache: BaseCache
+    keys: KeyLayout
+    nns: str
+    namespace: str
+
+
+def entry(key: str, namespace: str, reason: str, detail: Any, marked_at: float,
+          expires_at: float | None) -> dict[str, Any]:
+    """An entry in its public shape."""
+    return {"key": key, "namespace": namespace, "reason": reason, "detail": detail,
+            "marked_at": marked_at, "expires_at": expires_at}
+
+
+def timeout(expires_at: float | None, now: float) -> int | None:
+    """Server TTL of a registry key that must outlive ``expires_at`` (checked on read): backends
+    truncate timeouts to whole seconds."""
+    return None if expires_at is None else max(1, math.ceil(expires_at - now) + 1)
+
+
+class Registry:
+    """The negative cache of one backend. ``now`` is the caller's clock (epoch seconds)."""
+
+    def mark(self, scope: Scope, nkey: str, item: dict[str, Any], cap: int, now: float) -> dict[str, Any]:
+        """Store ``item`` (public shape) as the entry of ``nkey``, replacing any; returns it."""
+        raise NotImplementedError
+
+    def read(self, scope: Scope, nkey: str, now: float) -> dict[str, Any] | None:
+        """The live entry of ``nkey``, or None."""
+        raise NotImplementedError
+
+    def remove(self, scope: Scope, nkey: str, now: float) -> bool:
+        """Remove the entry of ``nkey``; whether a live one existed."""
+        raise NotImplementedError
+
+    def page(self, scope: Scope, now: float, offset: int, limit: int | None) -> list[dict[str, Any]]:
+        """Live entries, newest first: ``limit`` of them from ``offset`` (None: all)."""
+        raise NotImplementedError
+
+    def counts(self, scope: Scope, now: float) -> dict[str, int]:
+        """{reason: live entries}, reasons with none left out."""
+        raise NotImplementedError
+
+    def dropped(self, scope: Scope) -> int:
+        """How many live entries were dropped to keep the namespace within its cap."""
+        raise NotImplementedError
+
