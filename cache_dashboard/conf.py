@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     # On Redis, delete an invalidated namespace's old entries in a background thread (SCAN + UNLINK)
     # so memory comes back at once instead of at expiry.
     "PURGE_ON_INVALIDATE": True,
+    # A purge SCANs the whole database: skip it for a namespace that cannot hold this many entries
+    # (fewer sets within its TTL); they expire on their own. 0: always purge.
+    "PURGE_MIN_ENTRIES": 1000,
     # How long per-minute buckets are kept, in seconds (>= 24 h by default).
     "STATS_RETENTION": 86400 + 3600,
     # Seconds between two flushes of the in-process counters to the cache server.

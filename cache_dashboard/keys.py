@@ -19,18 +19,20 @@ key                           what                                          hash
 ``<P>:<E>:r:{<NS>}:seq``      negative-cache log head (an integer)          ``<NS>``    low-water mark
 ``<P>:<E>:r:{<NS>}:low``      negative-cache low-water mark                 ``<NS>``    log head
 ``<P>:<E>:r:{<NS>}:log:<n>``  negative-cache log slot ``n`` (names a key)   ``<NS>``    other slots
-``<P>:{m}:epoch``             epoch counter (outside every epoch)           ``m``       names index
-``<P>:{m}:names``             index of known namespaces and sources         ``m``       epoch
+``<P>:{m}:epoch``             epoch counter (outside every epoch)           ``m``       –
 ``<P>:{m}:rule:<K>``          last firing of an invalidation rule           ``m``       other rules
 ``<P>:{m}:probe:<token>``     health probes (10 s TTL, never counted)       ``m``       –
-``<P>:{s}:<res>:<t>:c:<NS>:<field>``  stats counter of a namespace (``""``   ``s``       a stats window
-                              for none) in the bucket starting at ``t``
-``<P>:{s}:<res>:<t>:src:<K>`` invalidations of one source in that bucket    ``s``       a stats window
+``<P>:{m}:purges``            namespaces waiting for a purge (Redis set)    ``m``       –
+``<P>:{s}:<res>:<t>``         statistics of the minute (res 60) or hour     ``s``       a stats window
+                              (3600) starting at ``t``: a hash on Redis;
+                              elsewhere ``…:<cell>`` keys and an index
+``<P>:{s}:names:<hour>``      namespaces and sources that moved that hour   ``s``       the retention
 ============================  ===========================================  ==========  ===============
 
-Everything under ``<P>:<E>:`` is what ``clear_all`` removes (it moves to a new epoch); statistics,
-the names index and rule records survive it. Entries carry a tag (``manager.entry.TAG``) that
-changes with the entry's format, so entries of an older release read as misses, never as errors.
+Everything under ``<P>:<E>:`` is what ``clear_all`` removes (it moves to a new epoch); statistics
+and rule records survive it. The registry's own parts are listed in ``manager.registry``. Entries
+carry a tag (``manager.entry.TAG``) that changes with the entry's format, so entries of an older
+release read as misses, never as errors.
 """
 
 from __future__ import annotations
@@ -164,14 +166,14 @@ def epoch_key() -> str:
     return _meta("epoch")
 
 
-def names_key() -> str:
-    """The index of namespaces and invalidation sources seen by any process."""
-    return _meta("names")
-
-
 def rule_key(name: str) -> str:
     """The last firing of the invalidation rule ``name``."""
     return _meta(f"rule:{normalize_key(name)}")
+
+
+def purges_key() -> str:
+    """The namespaces whose purge was asked for and has not finished (Redis)."""
+    return _meta("purges")
 
 
 def probe_key(token: str) -> str:
@@ -179,11 +181,11 @@ def probe_key(token: str) -> str:
     return _meta(f"probe:{token}")
 
 
-def stats_key(resolution: int, bucket: int, nns: str, field: str) -> str:
-    """A statistics counter: ``field`` of namespace ``nns`` ("" for none) in one time bucket."""
-    return f"{get_setting('KEY_PREFIX')}:{{s}}:{resolution}:{bucket}:c:{nns}:{field}"
+def stats_bucket(resolution: int, start: int) -> str:
+    """The statistics of one minute (``resolution`` 60) or hour (3600) starting at ``start``."""
+    return f"{get_setting('KEY_PREFIX')}:{{s}}:{resolution}:{start}"
 
 
-def stats_source_key(resolution: int, bucket: int, source: str) -> str:
-    """Invalidations by one source (normalised) in one time bucket."""
-    return f"{get_setting('KEY_PREFIX')}:{{s}}:{resolution}:{bucket}:src:{source}"
+def stats_names(hour: int) -> str:
+    """The namespaces and sources that moved in the hour starting at ``hour``."""
+    return f"{get_setting('KEY_PREFIX')}:{{s}}:names:{hour}"

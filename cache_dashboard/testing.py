@@ -24,7 +24,7 @@ from django.core.cache import caches
 from cache_dashboard import adapters, ttl_store
 from cache_dashboard.adapters.fastread import forget_warnings
 from cache_dashboard.keys import KeyLayout
-from cache_dashboard.manager import epochs, registry, stats
+from cache_dashboard.manager import epochs, purge, registry, stats
 from cache_dashboard.manager.breaker import reset_breakers
 
 
@@ -47,6 +47,12 @@ def flusher_paused() -> Iterator[None]:
     commands). Do not call ``flush_stats()`` inside: it would wait for the block to end."""
     with stats.flusher_paused():
         yield
+
+
+def wait_for_purges(timeout: float = 30.0) -> bool:
+    """Block until this process's background purges are done (they may delete entries a test
+    writes under an old generation's keys right after an invalidation); whether they are."""
+    return purge.wait(timeout)
 
 
 def keys(alias: str) -> KeyLayout:

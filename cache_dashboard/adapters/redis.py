@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -119,15 +120,20 @@ class RedisAdapter(Adapter):
         if batch:
             yield client, batch
 
-    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[Any], bool] | None = None) -> int:
+    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[Any], bool] | None = None,
+                    pace: Callable[[float], None] | None = None) -> int:
         """UNLINK every key under ``prefix`` matching ``glob``, in batches of ~1000.
 
         With ``only``, a batch's values are read first and only keys whose decoded value passes
         ``only(value)`` are unlinked (used to purge old generations and keep fresh entries).
         """
         deleted = 0
+        started = time.perf_counter()
         for client, batch in self._scan(prefix, glob):
             deleted += int(client.unlink(*batch)) if only is None else self._unlink_if(client, batch, only)
+            if pace is not None:
+                pace(time.perf_counter() - started)
+                started = time.perf_counter()
         return deleted
 
     def _unlink_if(self, client: Any, keys: list[bytes], only: Callable[[Any], bool]) -> int:

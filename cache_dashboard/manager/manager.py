@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,7 +28,7 @@ from django.core.cache import caches
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter
 from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.keys import normalize_key, normalize_namespace
-from cache_dashboard.manager import epochs, health, lookup, registry, stats
+from cache_dashboard.manager import epochs, health, lookup, purge, registry, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
 from cache_dashboard.manager.entry import FETCH_SECONDS, SOFT_EXPIRY, VALUE, load
@@ -178,30 +177,26 @@ class CacheManager:
         recorder.saw_namespace(nns, namespace)
         recorder.invalidated(nns, 1, source)
         if self.capabilities.physical_purge and get_setting("PURGE_ON_INVALIDATE"):
-            threading.Thread(target=self._purge_quietly, args=(namespace,), daemon=True,
-                             name="cache_dashboard-purge").start()
+            try:
+                purge.request(alias, namespace)  # this process's worker: paced, coalesced
+            except Exception:  # the invalidation is done; memory then comes back at expiry
+                logger.warning("could not ask for a purge of namespace %r", namespace, exc_info=True)
 
     def purge_namespace(self, namespace: str) -> int:
-        """Delete physically the entries of a namespace left behind by ``invalidate_namespace``.
+        """Delete physically, now, the entries of a namespace left behind by ``invalidate_namespace``.
 
         Redis only: SCAN COUNT 1000 over the namespace's keys, then UNLINK per batch those whose
         generation is not the current one (entries written since the invalidation are kept).
         This returns memory; correctness never depends on it. Returns how many were deleted.
+        ``invalidate_namespace`` asks the process's background worker for the same (see
+        ``manager.purge``).
         """
-        nns = normalize_namespace(namespace)
+        normalize_namespace(namespace)
         alias = self.alias
         with loud(alias, "purge_namespace", namespace=namespace):
-            cache = caches[alias]
-            layout = epochs.layout(alias, cache)
-            current = cache.get(layout.generation(nns))
-            prefix, glob = layout.entry_match(nns, "*")
-            return self.adapter.scan_delete(prefix, glob, lambda value: load(value, current) is None)
-
-    def _purge_quietly(self, namespace: str) -> None:
-        try:
-            self.purge_namespace(namespace)
-        except Exception:
-            logger.warning("background purge of namespace %r failed", namespace, exc_info=True)
+            deleted = purge.purge(alias, namespace)
+            purge.done(alias, namespace)
+            return deleted
 
     def invalidate_pattern(self, pattern: str, *, namespace: str | None = None,
                            source: str | None = None) -> int:

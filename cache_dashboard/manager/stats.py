@@ -1,10 +1,12 @@
-"""Hit/miss statistics: counted in-process, flushed every second to per-minute buckets in the cache.
+"""Hit/miss statistics: counted in process memory, flushed every second to shared time buckets.
 
 The hit path only increments a dict under a lock (no round trip). A daemon thread per process
-(and an ``atexit`` hook) adds the buffered deltas to counters kept in the cache server itself with
-atomic increments, so every worker process sees the same numbers and they are exact after a flush.
-Buckets: one per minute (kept ``STATS_RETENTION`` seconds) and one per hour for long windows.
-On LocMem/Dummy the "server" is the process itself, so statistics are per process.
+(and an ``atexit`` hook) adds the buffered deltas to buckets kept in the cache server itself
+(``statstore``: a hash per bucket on Redis, a key per cell that moved elsewhere), so every worker
+process sees the same numbers and they are exact after a flush. Buckets: one per minute (kept
+``STATS_RETENTION`` seconds) and one per hour for long windows. The namespaces and sources seen
+are recorded per hour: the dashboard knows a namespace while it was active within the retention.
+On LocMem the "server" is the process itself, so statistics are per process.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from django.conf import settings
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.formatting import hit_ratio
-from cache_dashboard.keys import names_key, normalize_key, stats_key, stats_source_key
+from cache_dashboard.keys import normalize_key, normalize_namespace
+from cache_dashboard.manager import statstore
 from cache_dashboard.manager.breaker import get_breaker
 
 logger = logging.getLogger("cache_dashboard")
@@ -34,10 +37,15 @@ logger = logging.getLogger("cache_dashboard")
 FIELDS = ("hits", "misses", "sets", "invalidations", "errors", "fetches", "fetch_us", "stale")
 SERIES_FIELDS = ("hits", "misses", "sets", "invalidations", "errors")
 NO_NAMESPACE = ""
-INDEX_RECHECK = 60.0
+#: Seconds a process trusts its copy of the names seen by every process.
+NAMES_REFRESH = 1.0
 #: TTL names that belong to a namespace without being one: ``<ns>_invalid`` is the TTL of its
 #: negative-cache entries, ``<ns>_error`` that of upstream-failure marks.
 TTL_SUFFIXES = ("_invalid", "_error")
+
+
+def _hour(now: float) -> int:
+    return int(now // 3600 * 3600)
 
 
 class StatsRecorder:
@@ -52,9 +60,11 @@ class StatsRecorder:
         self._counts: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._fetch_max: dict[str, int] = {}
         self._sources: defaultdict[str, int] = defaultdict(int)
+        #: {normalised: as given} of the namespaces and sources this process saw, and the hour
+        #: each was last written to the shared names.
         self._names: dict[str, dict[str, str]] = {"namespaces": {}, "sources": {}}
-        self._published: dict[str, set[str]] = {"namespaces": set(), "sources": set()}
-        self._published_at = 0.0
+        self._written: dict[str, int] = {}
+        self._shared: tuple[float, dict[str, dict[str, str]]] = (0.0, {"namespaces": {}, "sources": {}})
 
     # -- recording (hot path) --------------------------------------------------------------------
     def incr(self, nns: str | None, field: str, n: int = 1) -> None:
@@ -101,10 +111,10 @@ class StatsRecorder:
                 self._names["namespaces"].setdefault(nns, namespace)
 
     def publish_namespace(self, nns: str, namespace: str) -> None:
-        """Make ``namespace`` known to every process now, not at the next flush (once per process)."""
-        if nns not in self._published["namespaces"]:
-            self.saw_namespace(nns, namespace)
-            self._publish_names()
+        """Make ``namespace`` known to every process now, not at the next flush (once an hour)."""
+        self.saw_namespace(nns, namespace)
+        if self._written.get(f"n|{namespace}") != _hour(time.time()):
+            self._write_names(time.time())
 
     # -- flushing --------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -121,12 +131,13 @@ class StatsRecorder:
             counts, self._counts = self._counts, defaultdict(int)
             fetch_max, self._fetch_max = self._fetch_max, {}
             sources, self._sources = self._sources, defaultdict(int)
-        if not counts and not sources and time.monotonic() - self._published_at < INDEX_RECHECK:
+        if not counts and not sources:
             return
         if self.alias not in settings.CACHES:  # the alias went away (settings changed): drop
             return
+        now = time.time()
         try:
-            self._write(counts, fetch_max, sources)
+            self._write(counts, fetch_max, sources, now)
         except Exception as exc:
             with self._lock:
                 for counter, n in counts.items():
@@ -138,71 +149,58 @@ class StatsRecorder:
             get_breaker(self.alias).log(exc)
             return
         try:  # the counts are written: a failure here must not put them back (double count)
-            self._publish_names()
+            self._write_names(now)
         except Exception as exc:
             get_breaker(self.alias).log(exc)
 
     def _write(self, counts: dict[tuple[str, str], int], fetch_max: dict[str, int],
-               sources: dict[str, int]) -> None:
+               sources: dict[str, int], now: float) -> None:
+        deltas = {f"c|{ns}|{field}": n for (ns, field), n in counts.items() if n}
+        deltas.update({f"s|{source}": n for source, n in sources.items() if n})
+        maxima = {f"m|{ns}": n for ns, n in fetch_max.items()}
         adapter = get_adapter(self.alias)
-        retention = int(get_setting("STATS_RETENTION"))
-        now = time.time()
-        deltas: dict[str, int] = {}
-        hour_deltas: dict[str, int] = {}
-        for res, target in ((60, deltas), (3600, hour_deltas)):
-            bucket = int(now // res * res)
-            for (ns, field), n in counts.items():
-                if n:
-                    target[stats_key(res, bucket, ns, field)] = n
-            for source, n in sources.items():
-                if n:
-                    target[stats_source_key(res, bucket, source)] = n
-        adapter.incr_many(deltas, retention)
-        adapter.incr_many(hour_deltas, retention + 3600)
-        if fetch_max:
-            # Max is best effort: read-compare-write, last writer wins within one second.
-            cache = adapter.cache
-            for res in (60, 3600):
-                bucket = int(now // res * res)
-                keys = {stats_key(res, bucket, ns, "fetch_max_us"): v for ns, v in fetch_max.items()}
-                current = adapter.read_ints(list(keys))
-                for key, value in keys.items():
-                    if value > current.get(key, -1):
-                        cache.set(key, value, retention + res)
+        buckets = [(res, int(now // res * res), deltas, maxima) for res in (60, 3600)]
+        statstore.store_for(adapter).write(adapter, buckets, _hour(now), set())
 
-    def _publish_names(self) -> None:
-        """Merge the namespaces/sources this process knows into the shared index (rarely written)."""
-        now = time.monotonic()
-        names = self._names
-        fresh = any(set(names[k]) - self._published[k] for k in names)
-        if not fresh and now - self._published_at < INDEX_RECHECK:
+    def _write_names(self, now: float) -> None:
+        """Add the names this process saw to the shared names of this hour (each once an hour)."""
+        hour = _hour(now)
+        fresh = {f"n|{original}" for original in self._names["namespaces"].values()}
+        fresh |= {f"s|{original}" for original in self._names["sources"].values()}
+        fresh = {name for name in fresh if self._written.get(name) != hour}
+        if not fresh:
             return
-        cache = get_adapter(self.alias).cache
-        index = cache.get(names_key()) or {}
-        changed = False
-        for kind, local in names.items():
-            shared = index.setdefault(kind, {})
-            for norm, original in list(local.items()):
-                if norm not in shared:
-                    shared[norm] = original
-                    changed = True
-        if changed:
-            cache.set(names_key(), index, None)
-        for kind in names:
-            self._published[kind] = set(names[kind])
-            for norm, original in index.get(kind, {}).items():
-                names[kind].setdefault(norm, original)
-        self._published_at = now
+        adapter = get_adapter(self.alias)
+        statstore.store_for(adapter).write(adapter, [], hour, fresh)
+        for name in fresh:
+            self._written[name] = hour
 
     def known(self, kind: str) -> dict[str, str]:
-        """{normalised: original} of namespaces or sources seen by any process (best effort)."""
-        try:
-            shared = get_adapter(self.alias).cache.get(names_key()) or {}
-        except Exception:
-            shared = {}
-        merged = dict(shared.get(kind, {}))
+        """{normalised: as given} of namespaces or sources active within the retention in any
+        process (read at most every NAMES_REFRESH seconds), and those this process saw."""
+        at, shared = self._shared
+        if time.monotonic() - at >= NAMES_REFRESH:
+            shared = self._read_names()
+        merged = dict(shared[kind])
         merged.update(self._names[kind])
         return merged
+
+    def _read_names(self) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {"namespaces": {}, "sources": {}}
+        try:
+            adapter = get_adapter(self.alias)
+            now = time.time()
+            hours = [_hour(now) - 3600 * i for i in range(math.ceil(int(get_setting("STATS_RETENTION")) / 3600) + 1)]
+            for name in statstore.store_for(adapter).names(adapter, hours):
+                kind, original = name.split("|", 1)
+                if kind == "n" and original:
+                    found["namespaces"][normalize_namespace(original)] = original
+                elif kind == "s":
+                    found["sources"][normalize_key(original)] = original
+        except Exception:  # best effort: a dead server shows what this process knows
+            return found
+        self._shared = (time.monotonic(), found)
+        return found
 
 
 def namespace_names(names: Iterable[str]) -> set[str]:
@@ -212,7 +210,7 @@ def namespace_names(names: Iterable[str]) -> set[str]:
 
 def known_namespaces(alias: str, configured: Iterable[str] = ()) -> list[str]:
     """Every namespace worth showing: the ``configured`` TTL names that are namespaces, and those
-    seen in use by any process (stats, negative cache), sorted."""
+    active within the retention in any process (stats, negative cache), sorted."""
     names = namespace_names(configured)
     names.update(get_recorder(alias).known("namespaces").values())
     names.discard(NO_NAMESPACE)
@@ -227,72 +225,68 @@ def empty_totals() -> dict[str, Any]:
 
 
 def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[str, Any]:
-    """Totals, per-namespace totals and a time series over ``window`` seconds."""
+    """Totals, per-namespace totals and a time series over ``window`` seconds: one read of the
+    window's buckets (on Redis one pipelined round trip), whatever the number of namespaces."""
     adapter = get_adapter(recorder.alias)
     window = max(60, int(window))
     res = 60 if window <= 7200 else 3600
     now = time.time()
     last = int(now // res * res)
     count = math.ceil(window / res)
-    buckets = [last - (count - 1 - i) * res for i in range(count)]
+    starts = [last - (count - 1 - i) * res for i in range(count)]
     names = recorder.known("namespaces")
-    if nns is None:
-        namespaces = {NO_NAMESPACE: "", **names}
-    else:
-        namespaces = {nns: names.get(nns, nns)}
+    originals = {NO_NAMESPACE: "", **names} if nns is None else {nns: names.get(nns, nns)}
     sources = recorder.known("sources")
 
-    keys = [stats_key(res, b, ns, f) for b in buckets for ns in namespaces for f in (*FIELDS, "fetch_max_us")]
-    keys += [stats_source_key(res, b, s) for b in buckets for s in sources]
-    values = adapter.read_ints(keys)
-
     series: dict[str, list[int]] = {f: [0] * count for f in SERIES_FIELDS}
-    per_ns: dict[str, dict[str, Any]] = {}
-    for ns, original in namespaces.items():
-        totals = empty_totals()
-        fetch_us = 0
-        max_us = 0
-        for i, bucket in enumerate(buckets):
-            for field in FIELDS:
-                n = values.get(stats_key(res, bucket, ns, field), 0)
-                if field == "fetch_us":
-                    fetch_us += n
-                else:
-                    totals[field] += n
+    raw: dict[str, dict[str, int]] = {ns: defaultdict(int) for ns in originals}
+    max_us: dict[str, int] = defaultdict(int)
+    by_source: dict[str, int] = defaultdict(int)
+    for i, cells in enumerate(statstore.store_for(adapter).read(adapter, res, starts)):
+        for cell, n in cells.items():
+            kind, _, rest = cell.partition("|")
+            if kind == "c":
+                ns, _, field = rest.rpartition("|")
+                if nns is not None and ns != nns:
+                    continue
+                raw.setdefault(ns, defaultdict(int))[field] += n
                 if field in series:
                     series[field][i] += n
-            max_us = max(max_us, values.get(stats_key(res, bucket, ns, "fetch_max_us"), 0))
-        totals["fetch_time_total_ms"] = round(fetch_us / 1000, 3)
-        totals["fetch_time_max_ms"] = round(max_us / 1000, 3)
-        totals["hit_ratio"] = hit_ratio(totals["hits"], totals["misses"])
-        per_ns[original] = totals
+            elif kind == "m":
+                if nns is None or rest == nns:
+                    max_us[rest] = max(max_us[rest], n)
+            elif kind == "s" and nns is None:
+                by_source[rest] += n
 
+    per_ns: dict[str, dict[str, Any]] = {}
     grand = empty_totals()
-    for totals in per_ns.values():
+    for ns, fields in raw.items():
+        totals = empty_totals()
+        for field in FIELDS:
+            if field != "fetch_us":
+                totals[field] = fields.get(field, 0)
+        totals["fetch_time_total_ms"] = round(fields.get("fetch_us", 0) / 1000, 3)
+        totals["fetch_time_max_ms"] = round(max_us.get(ns, 0) / 1000, 3)
+        totals["hit_ratio"] = hit_ratio(totals["hits"], totals["misses"])
+        per_ns[originals.get(ns, ns)] = totals
         for field in ("hits", "misses", "sets", "invalidations", "errors", "stale", "fetches"):
             grand[field] += totals[field]
         grand["fetch_time_total_ms"] = round(grand["fetch_time_total_ms"] + totals["fetch_time_total_ms"], 3)
         grand["fetch_time_max_ms"] = max(grand["fetch_time_max_ms"], totals["fetch_time_max_ms"])
     grand["hit_ratio"] = hit_ratio(grand["hits"], grand["misses"])
-
-    by_source = {}
-    for norm, original in sources.items():
-        n = sum(values.get(stats_source_key(res, b, norm), 0) for b in buckets)
-        if n:
-            by_source[original] = n
     shared = adapter.capabilities.shared_stats
     return {
         "alias": recorder.alias,
         "backend": adapter.name,
         "shared": shared,
         "scope": "shared" if shared else "per-process",
-        "namespace": None if nns is None else namespaces[nns],
+        "namespace": None if nns is None else originals[nns],
         "window": count * res,
         "resolution": res,
         "totals": grand,
         "namespaces": per_ns,
-        "series": {"timestamps": buckets, **series},
-        "sources": by_source,
+        "series": {"timestamps": starts, **series},
+        "sources": {sources.get(norm, norm): n for norm, n in by_source.items() if n},
     }
 
 
@@ -320,7 +314,8 @@ def flush_buffers() -> None:
 
 
 def forget() -> None:
-    """Drop this process's buffered counts and recorders (tests: a clean slate)."""
+    """Drop this process's buffered counts, recorders and kept statistics (tests: a clean slate)."""
+    statstore.forget()
     with _recorders_lock:
         for recorder in _recorders.values():
             with recorder._lock:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
+from cache_dashboard import testing
 from tests.conftest import Servers, require
 
 
@@ -22,9 +22,7 @@ def join_purges() -> None:
     A purge deletes by key prefix, so one still running could delete entries a test writes
     after the invalidation that started it.
     """
-    for thread in threading.enumerate():
-        if thread.name == "cache_dashboard-purge":
-            thread.join()
+    assert testing.wait_for_purges(60), "background purges did not finish"
 
 
 @pytest.fixture(autouse=True)

@@ -18,13 +18,12 @@ from cache_dashboard import CacheManager, testing
 from cache_dashboard.keys import (
     KeyLayout,
     epoch_key,
-    names_key,
     normalize_key,
     normalize_namespace,
     probe_key,
     rule_key,
-    stats_key,
-    stats_source_key,
+    stats_bucket,
+    stats_names,
 )
 from cache_dashboard.manager.breaker import get_breaker
 from cache_dashboard.manager.entry import TAG, hard_timeout
@@ -57,10 +56,11 @@ def test_keys_read_together_share_a_cluster_slot(key: str, namespace: str | None
 
 
 def test_meta_and_stats_keys_each_share_one_slot() -> None:
-    meta = [epoch_key(), names_key(), rule_key("shop.Producto"), rule_key("{x}"), probe_key("abc")]
+    meta = [epoch_key(), rule_key("shop.Producto"), rule_key("{x}"), probe_key("abc")]
     assert len({_slot(_raw(k)) for k in meta}) == 1
-    window = [stats_key(60, b, ns, f) for b in (0, 60, 3600) for ns in ("", "ruc") for f in ("hits", "misses")]
-    window += [stats_source_key(60, 0, "admin"), stats_source_key(3600, 0, normalize_key("rule:{x}"))]
+    window = [stats_bucket(res, t) for res in (60, 3600) for t in (0, 60, 3600, 1796160000)]
+    window += [stats_names(h) for h in (0, 3600, 1796158800)]
+    window += [f"{stats_bucket(60, 0)}:c|ruc|hits", f"{stats_bucket(60, 0)}:n", f"{stats_names(0)}:1"]
     assert len({_slot(_raw(k)) for k in window}) == 1
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import time
+import io
+import threading
 
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
 from cache_dashboard import CacheManager, UnsupportedOperation, testing
+from cache_dashboard.manager import purge
 from cache_dashboard.testing import flusher_paused
 from tests.conftest import require
 from tests.procs import run_processes
@@ -148,18 +150,74 @@ def test_purge_namespace_deletes_physically_and_only_that_namespace(alias_name: 
     assert caches[alias_name].get("foreign") == "keep"
 
 
-def test_invalidate_namespace_on_redis_purges_in_background(servers: object) -> None:
+def test_invalidate_namespace_on_redis_purges_in_background(servers: object, settings: object) -> None:
     require("redis", servers)  # type: ignore[arg-type]
+    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "PURGE_MIN_ENTRIES": 250}  # type: ignore[attr-defined]
     cm = CacheManager("redis")
     for i in range(300):
         cm.set(f"k{i}", i, 600, namespace="bg")
     match = testing.keys("redis").entry_match("bg", "*")
     assert cm.adapter.scan_count(*match) == 300
     cm.invalidate_namespace("bg")
-    deadline = time.monotonic() + 10
-    while cm.adapter.scan_count(*match) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert testing.wait_for_purges(30)
     assert cm.adapter.scan_count(*match) == 0
+    assert purge.pending("redis") == []  # done: nothing left for cache_purge
+
+
+def test_a_namespace_too_small_for_a_scan_expires_on_its_own(servers: object) -> None:
+    # 20 entries: below PURGE_MIN_ENTRIES (1000), a SCAN of the whole database is not worth it.
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    for i in range(20):
+        cm.set(f"k{i}", i, 600, namespace="small")
+    cm.invalidate_namespace("small")
+    assert testing.wait_for_purges(30)
+    assert cm.adapter.scan_count(*testing.keys("redis").entry_match("small", "*")) == 20  # left to expire
+    assert cm.get("k1", namespace="small") is None  # and invalid at once all the same
+    assert purge.pending("redis") == []
+
+
+def test_a_burst_of_invalidations_is_one_purge_or_two(servers: object, settings: object,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Signal rules fire on every save: 30 invalidations of one namespace while it is being purged
+    # must not mean 30 purges (or 30 threads, as they once did).
+    require("redis", servers)  # type: ignore[arg-type]
+    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "PURGE_MIN_ENTRIES": 0}  # type: ignore[attr-defined]
+    cm = CacheManager("redis")
+    for i in range(3000):
+        cm.set(f"k{i}", i, 600, namespace="busy")
+    runs: list[str] = []
+    real = purge.purge
+
+    def counted(alias: str, namespace: str, *, paced: bool = False) -> int:
+        runs.append(namespace)
+        return real(alias, namespace, paced=paced)
+
+    monkeypatch.setattr(purge, "purge", counted)
+    threads_before = {t.name for t in threading.enumerate()}
+    for _ in range(30):
+        cm.invalidate_namespace("busy")
+    assert testing.wait_for_purges(60)
+    assert 1 <= len(runs) <= 2, runs
+    assert sum(t.name == "cache_dashboard-purge" for t in threading.enumerate()) <= 1
+    assert {t.name for t in threading.enumerate()} - threads_before <= {"cache_dashboard-purge"}
+    assert cm.adapter.scan_count(*testing.keys("redis").entry_match("busy", "*")) == 0
+
+
+def test_a_purge_a_process_did_not_finish_is_finished_by_cache_purge(servers: object) -> None:
+    from django.core.management import call_command
+
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    for i in range(50):
+        cm.set(f"k{i}", i, 600, namespace="orphan")
+    with override_settings(CACHE_DASHBOARD={"PURGE_ON_INVALIDATE": False}):
+        cm.invalidate_namespace("orphan")
+    purge.record("redis", "orphan")  # what a process that died mid-purge leaves behind
+    out = io.StringIO()
+    call_command("cache_purge", alias=["redis"], stdout=out)
+    assert "namespace 'orphan': 50 entries deleted" in out.getvalue()
+    assert purge.pending("redis") == []
 
 
 # -- item 5: patterns ------------------------------------------------------------------------------
