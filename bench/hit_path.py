@@ -7,6 +7,9 @@ then for each backend times these operations, interleaved so machine noise hits 
   namespaced CacheManager.get(key, fetch, namespace=) target <= 1.3x raw (one round trip: the
                                                       namespace generation and the entry together)
   raw x2     cache.get_many([key, key2])              for reference only: Django's own two-key read
+  miss       CacheManager.get(new key, fetch, ns)     a namespaced miss: lock, re-read, fetch, store,
+                                                      release; target <= 1.5x naive
+  naive      cache.get(new key), cache.set(...)      the least a cache-aside miss can cost
 and the cost of invalidate_namespace with 10 vs 10,000 keys in the namespace (O(1)).
 
 Method: R rounds of C calls of each operation, interleaved call by call in an order that rotates
@@ -28,6 +31,7 @@ Numbers are for comparison within one run; on a shared machine compare ratios, n
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -119,7 +123,8 @@ def main() -> None:
               f"average {load[0]:.2f} at start; cache_dashboard from {Path(cache_dashboard.__file__).parent}")
         print(f"{'backend':<13}{'raw µs':>8}{'plain µs':>10}{'ns µs':>8}{'raw x2 µs':>11}"
               f"{'plain/raw':>11}{'spread':>11}{'ns/raw':>8}{'spread':>11}{'x2/raw':>8}"
-              f"{'cpu plain':>11}{'cpu ns':>8}{'inv ns 10 keys µs':>19}{'10k keys µs':>13}")
+              f"{'cpu plain':>11}{'cpu ns':>8}{'miss/naive':>12}{'spread':>11}{'naive/raw':>11}"
+              f"{'inv ns 10 keys µs':>19}{'10k keys µs':>13}")
         for alias in backends:
             cache, cm = caches[alias], CacheManager(alias)
             fetched: list[int] = []
@@ -132,11 +137,24 @@ def main() -> None:
             cache.set("raw-key2", 1, 600)
             cm.get("key", fetch, 600)
             cm.get("key", fetch, 600, namespace="ruc")
+            fresh = itertools.count()
+
+            def miss(m: CacheManager = cm, n: itertools.count = fresh) -> object:
+                return m.get(f"miss-{next(n)}", lambda: VALUE, 600, namespace="ruc")
+
+            def naive(c: object = cache, n: itertools.count = fresh) -> object:
+                key = f"naive-{next(n)}"
+                if c.get(key) is None:  # type: ignore[attr-defined]
+                    c.set(key, VALUE, 600)  # type: ignore[attr-defined]
+                return VALUE
+
             ops: dict[str, Callable[[], object]] = {
                 "raw": lambda c=cache: c.get("raw-key"),
                 "plain": lambda m=cm, f=fetch: m.get("key", f, 600),
                 "ns": lambda m=cm, f=fetch: m.get("key", f, 600, namespace="ruc"),
                 "x2": lambda c=cache: c.get_many(["raw-key", "raw-key2"]),
+                "miss": miss,
+                "naive": naive,
             }
             fetched.clear()
             assert ops["plain"]() == VALUE and ops["ns"]() == VALUE and ops["raw"]() == VALUE
@@ -164,10 +182,13 @@ def main() -> None:
                         cm.invalidate_namespace(ns)
                         timings.append((time.perf_counter() - start) * 1e6)
                     inv[size] = statistics.median(timings)
+            to_naive = [m / n for m, n in zip(samples["wall"]["miss"], samples["wall"]["naive"], strict=True)]
             print(f"{alias:<13}{med['raw']:>8.1f}{med['plain']:>10.1f}{med['ns']:>8.1f}{med['x2']:>11.1f}"
                   f"{statistics.median(ratios['plain']):>11.2f}{_spread(ratios['plain']):>11}"
                   f"{statistics.median(ratios['ns']):>8.2f}{_spread(ratios['ns']):>11}"
                   f"{statistics.median(ratios['x2']):>8.2f}{cpu['plain']:>11.2f}{cpu['ns']:>8.2f}"
+                  f"{statistics.median(to_naive):>12.2f}{_spread(to_naive):>11}"
+                  f"{statistics.median(ratios['naive']):>11.2f}"
                   f"{inv[10]:>19.1f}{inv[10_000]:>13.1f}", flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at end")
         from cache_dashboard.manager import stats

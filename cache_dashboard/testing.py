@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.core.cache import caches
-
 from cache_dashboard import adapters, ttl_store
 from cache_dashboard.adapters.fastread import forget_warnings
+from cache_dashboard.adapters.locmem import forget_versions
 from cache_dashboard.keys import KeyLayout
 from cache_dashboard.manager import epochs, purge, registry, stats
 from cache_dashboard.manager.breaker import reset_breakers
@@ -36,6 +35,7 @@ def reset() -> None:
     registry.forget()
     stats.forget()
     epochs.forget()
+    forget_versions()
     ttl_store.reset()
     adapters.reset()
     forget_warnings()
@@ -58,4 +58,4 @@ def wait_for_purges(timeout: float = 30.0) -> bool:
 def keys(alias: str) -> KeyLayout:
     """The key layout CacheManager uses in ``alias`` now (its current epoch): to look at or plant
     raw entries, locks and registry keys in a test (``keys("default").entry("k", None)``)."""
-    return epochs.layout(alias, caches[alias])
+    return epochs.layout(alias)

@@ -18,7 +18,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.checks import CheckMessage, Warning
 from django.utils.translation import gettext as _
 
-from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, readers_for
+from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, public_readers, readers_for
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import describe_error, mask_secrets, option_secrets
 
@@ -104,14 +104,28 @@ class Adapter:
         """Read ``key`` where writes go (matters with read replicas: read-your-own-writes)."""
         return self.cache.get(key)
 
+    # -- the miss path: two steps, each one round trip where the backend can -----------------------
+    def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
+        """``cache.add(add_key, value, timeout)`` (taking a lock), then ``cache.get(get_key)``."""
+        cache = self.cache
+        return bool(cache.add(add_key, value, timeout)), cache.get(get_key)
+
+    def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
+        """``cache.set(set_key, value, timeout)`` (storing an entry), then ``cache.delete(delete_key)``."""
+        cache = self.cache
+        cache.set(set_key, value, timeout)
+        cache.delete(delete_key)
+
     # -- hit path -----------------------------------------------------------------------------
     def readers(self, cache: BaseCache) -> Readers:
         """``(one, pair)`` for the backend instance ``cache``, built once and kept on it.
 
-        ``one(key)`` is ``cache.get(key)``; ``pair(k1, k2)`` is ``(cache.get(k1), cache.get(k2))``
-        in one round trip. Missing keys read as None; keys are CacheManager's (before the cache's
-        ``make_key``); errors propagate (the caller's circuit breaker counts them). Built by
-        :attr:`fast_reader` when it fits this backend instance, else Django's public API.
+        ``one(key)`` is ``cache.get(key)``; ``pair(k1, k2)`` is a namespace generation (as
+        :meth:`version` reads it: ``cache.get(k1)`` unless the adapter keeps versions elsewhere)
+        and ``cache.get(k2)``, in one round trip. Missing keys read as None; keys are
+        CacheManager's (before the cache's ``make_key``); errors propagate (the caller's circuit
+        breaker counts them). Built by :attr:`fast_reader` when it fits this backend instance,
+        else Django's public API.
         """
         built = readers_for(cache, self.fast_reader, self.alias)
         try:
@@ -126,6 +140,26 @@ class Adapter:
         if self.fast_reader is None:
             return None
         return self.fast_reader.problem(self.cache)
+
+    def public_readers(self, cache: BaseCache) -> Readers:
+        """The readers through Django's own ``get``/``get_many`` (what a tool that wrapped them
+        sees), for when the fast readers must not be used."""
+        return public_readers(cache)
+
+    # -- version counters: the epoch and namespace generations (``manager.epochs``) ----------------
+    def version(self, key: str) -> int | None:
+        """The value of a version counter, or None when it does not exist."""
+        found = self.cache.get(key)
+        return None if found is None else int(found)
+
+    def create_version(self, key: str, value: int) -> int:
+        """Create a missing version counter with ``value``; the value it holds (another writer's, if
+        it was first; read where writes go, since a replica may not have it yet)."""
+        return value if self.cache.add(key, value, None) else int(self.get_primary(key))
+
+    def bump_version(self, key: str, initial: int) -> int:
+        """Move a version counter on, atomically; a missing one starts from ``initial``."""
+        return self.incr(key, 1, None, initial=initial)
 
     # -- counters -----------------------------------------------------------------------------
     def incr(self, key: str, delta: int = 1, timeout: float | None = None, initial: int = 0) -> int:

@@ -14,6 +14,9 @@ class DjangoRedisAdapter(RedisAdapter):
     timeout_options: ClassVar[tuple[str, ...]] = ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT")
     fast_reader: ClassVar[FastReader | None] = DjangoRedisReader()
 
+    def client(self) -> Any:
+        return self._client_obj().get_client(write=True)  # django-redis keeps its clients itself
+
     def _client_obj(self) -> Any:
         return self.cache.client  # type: ignore[attr-defined]  # django-redis's public client; BaseCache has none
 

@@ -1,8 +1,31 @@
-"""LocMemCache: per-process memory, so statistics and registries are per process too."""
+"""LocMemCache: per-process memory, so what goes with it can live in this process's memory too.
 
+Statistics and the negative cache are kept beside it (``process_local``), and so are the version
+counters (the epoch, namespace generations): a namespaced read is then one LocMem ``get`` and a
+dict lookup instead of a two-key ``get_many``, and none of LocMemCache's entries (300 by default,
+``MAX_ENTRIES``) are spent on them. Still exact: every reader is in this process.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.cache.backends.base import BaseCache
 from django.utils.translation import gettext as _
 
 from cache_dashboard.adapters.base import Adapter, Capabilities
+from cache_dashboard.adapters.fastread import READERS_ATTR, Readers
+
+#: Version counters of every LocMem storage of this process: {LOCATION + raw key: value}.
+_versions: dict[str, int] = {}
+_versions_lock = threading.Lock()
+
+
+def forget_versions() -> None:
+    """Forget every process-local version counter (tests, after ``cache.clear()``)."""
+    with _versions_lock:
+        _versions.clear()
 
 
 class LocMemAdapter(Adapter):
@@ -15,3 +38,39 @@ class LocMemAdapter(Adapter):
 
     def health_notes(self) -> list[str]:
         return [_("LocMemCache is per process: each worker process has its own cache and statistics.")]
+
+    def _slot(self, cache: BaseCache, key: str) -> str:
+        # LocMemCache storage is named by LOCATION; make_key brings KEY_PREFIX and VERSION in.
+        return f"{self.params.get('LOCATION', '')}\x00{cache.make_key(key)}"
+
+    def version(self, key: str) -> int | None:
+        return _versions.get(self._slot(self.cache, key))
+
+    def create_version(self, key: str, value: int) -> int:
+        with _versions_lock:
+            return _versions.setdefault(self._slot(self.cache, key), value)
+
+    def bump_version(self, key: str, initial: int) -> int:
+        slot = self._slot(self.cache, key)
+        with _versions_lock:
+            _versions[slot] = value = _versions.get(slot, initial) + 1
+        return value
+
+    def readers(self, cache: BaseCache) -> Readers:
+        built = self.public_readers(cache)
+        setattr(cache, READERS_ATTR, built)
+        return built
+
+    def public_readers(self, cache: BaseCache) -> Readers:
+        """``get`` for an entry; for a namespaced read the generation from this process's memory
+        and the entry with one ``get``."""
+        slot, versions = self._slot, _versions
+
+        def one(key: str) -> Any:
+            return cache.get(key)
+
+        def pair(key1: str, key2: str) -> tuple[Any, Any]:
+            return versions.get(slot(cache, key1)), cache.get(key2)
+
+        one.reader = pair.reader = None  # type: ignore[attr-defined]  # not a fast reader
+        return one, pair

@@ -15,6 +15,8 @@ from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
 
 SCAN_COUNT = 1000
+#: Attribute of a backend instance holding its reused write client.
+WRITE_CLIENT_ATTR = "_cache_dashboard_write_client"
 #: Tries of one purge batch when writers keep changing its keys meanwhile.
 WATCH_ATTEMPTS = 3
 #: INFO fields kept in the health report, under the names INFO gives them.
@@ -44,8 +46,15 @@ class RedisAdapter(Adapter):
         return self.cache._cache  # type: ignore[attr-defined]  # BaseCache has no _cache
 
     def client(self) -> Any:
-        """A redis.Redis for the primary (writes go there; Django sends reads to replicas)."""
-        return self._client_obj().get_client(write=True)
+        """A redis.Redis for the primary (writes go there; Django sends reads to replicas): what
+        ``get_client(write=True)`` returns, kept on the backend instance (so per thread), since
+        Django's RedisCache builds a new one on every call."""
+        cache = self.cache
+        found = cache.__dict__.get(WRITE_CLIENT_ATTR)
+        if found is None:
+            found = self._client_obj().get_client(write=True)
+            setattr(cache, WRITE_CLIENT_ATTR, found)
+        return found
 
     def decode(self, raw: bytes) -> Any:
         return self._client_obj()._serializer.loads(raw)
@@ -67,6 +76,45 @@ class RedisAdapter(Adapter):
     def get_primary(self, key: str) -> Any:
         raw = self.client().get(self.raw_key(key))
         return None if raw is None else self.decode(raw)
+
+    # -- the miss path in one round trip per step (what cache.add/get/set/delete would send) ---------
+    def _pipeline(self) -> Any:
+        """A pipeline on the primary, or None for Django's public API instead: when a tool wrapped
+        this instance's own methods (debug toolbar, APM: let it see the calls), or when the raw
+        client cannot be reached (a renamed private attribute: degrade, do not fail)."""
+        attrs = self.cache.__dict__
+        if "add" in attrs or "set" in attrs:
+            return None
+        try:
+            return self.client().pipeline(transaction=False)
+        except (AttributeError, TypeError):
+            return None
+
+    def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
+        pipe = self._pipeline()
+        if pipe is not None:
+            try:
+                pipe.set(self.raw_key(add_key), self.encode(value), nx=True, ex=_seconds(timeout))
+                pipe.get(self.raw_key(get_key))
+            except (AttributeError, TypeError):  # (see _pipeline) nothing was sent yet
+                pipe = None
+        if pipe is None:
+            return super().add_and_get(add_key, value, timeout, get_key)
+        added, raw = pipe.execute()
+        return bool(added), None if raw is None else self.decode(raw)
+
+    def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
+        pipe = self._pipeline()
+        if pipe is not None:
+            try:
+                pipe.set(self.raw_key(set_key), self.encode(value), ex=_seconds(timeout))
+                pipe.delete(self.raw_key(delete_key))
+            except (AttributeError, TypeError):
+                pipe = None
+        if pipe is None:
+            super().set_and_delete(set_key, value, timeout, delete_key)
+            return
+        pipe.execute()
 
     # -- counters: one round trip per call or batch --------------------------------------------
     def incr(self, key: str, delta: int = 1, timeout: float | None = None, initial: int = 0) -> int:
@@ -198,6 +246,11 @@ class RedisAdapter(Adapter):
         summary = super().summarize_server(row)
         summary.update({ours: row.get(theirs) for theirs, ours in _SUMMARY.items()})
         return summary
+
+
+def _seconds(timeout: float | None) -> int | None:
+    """A cache timeout as Redis's EX (None: no expiry); callers pass only positive timeouts."""
+    return None if timeout is None else max(1, int(timeout))
 
 
 def _address(url: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.cache.backends.base import BaseCache
 
+from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_setting
 from cache_dashboard.keys import KeyLayout
 from cache_dashboard.manager import epochs, ttl
@@ -33,6 +34,8 @@ from cache_dashboard.manager.stats import StatsRecorder
 #: so the smallest positive draw is 2**-53 (0 becomes 1e-12, which is larger). Plus a margin.
 _XFETCH_MAX_DRAW = 53 * math.log(2) + 1e-6
 _MISSING: Any = object()
+#: Waiting for another caller's fetch: the first pause, and the longest between two polls.
+FIRST_PAUSE, MAX_PAUSE = 0.005, 0.02
 
 
 def refresh_early(now: float, soft: float | None, delta: float, beta: float) -> bool:
@@ -59,34 +62,48 @@ def store(cache: BaseCache, ekey: str, value: Any, generation: int | None, secon
     if seconds is not None and seconds <= 0:
         cache.delete(ekey)
         return False
-    if seconds is None:
-        soft, timeout = None, None
-    else:
-        seconds = ttl.jittered(float(seconds))
-        soft = time.time() + seconds
-        timeout = hard_timeout(seconds, float(get_setting("STALE_GRACE")))
+    soft, timeout = _expiry(seconds)
     cache.set(ekey, pack(value, generation, soft, fetch_seconds), timeout)
     return True
 
 
-def lock_value(token: str, hint: float | None) -> str:
+def _expiry(seconds: float | None) -> tuple[float | None, int | None]:
+    """(soft expiry, server TTL) of an entry fresh for ``seconds`` (None: forever)."""
+    if seconds is None:
+        return None, None
+    seconds = ttl.jittered(float(seconds))
+    return time.time() + seconds, hard_timeout(seconds, float(get_setting("STALE_GRACE")))
+
+
+def lock_value(token: str, hint: float | None, taken_at: float | None = None) -> str:
     """What a stampede lock holds: a plain string (it round-trips through every serializer) with the
-    holder's token and how long the last fetch took, which bounds how long others wait."""
-    return f"{token} {hint or 0.0}"
+    holder's token, how long the last fetch took and when the lock was taken (epoch seconds), so
+    waiters can wake when the fetch should be done."""
+    return f"{token} {hint or 0.0} {time.time() if taken_at is None else taken_at:.3f}"
 
 
-def _lock_hint(held: Any) -> float | None:
+def _lock_parts(held: Any) -> tuple[str, float | None, float | None]:
+    """(token, last fetch seconds or None, taken-at epoch or None) of a lock value."""
     try:
-        return float(held.split(" ", 1)[1]) or None
+        parts = held.split(" ")
+        hint = float(parts[1]) if len(parts) > 1 else 0.0
+        taken = float(parts[2]) if len(parts) > 2 else 0.0
+        return parts[0], hint or None, taken or None
     except (AttributeError, IndexError, ValueError):
-        return None
+        return "", None, None
 
 
 class Miss:
-    """One miss (or early refresh) of one entry, from the lock to the stored value."""
+    """One miss (or early refresh) of one entry, from the lock to the stored value.
+
+    Round trips when this caller fetches: the lock taken and the entry read again in one
+    (``Adapter.add_and_get``: a pipeline on Redis), the value stored and the lock released in
+    one (``Adapter.set_and_delete``) — three with the hit path's own read, against two for a
+    naive get and set.
+    """
 
     __slots__ = ("alias", "cache", "keys", "key", "namespace", "nns", "ekey", "generation", "fetch",
-                 "ttl", "stale", "early", "recorder")
+                 "ttl", "stale", "early", "recorder", "lock_key", "token", "taken")
 
     def __init__(self, *, alias: str, cache: BaseCache, keys: KeyLayout, key: str, namespace: str | None,
                  nns: str | None, ekey: str, generation: int | None, fetch: Callable[[], Any],
@@ -101,34 +118,42 @@ class Miss:
         #: An XFetch refresh of a still-fresh entry (not counted as a stale read).
         self.early = early
         self.recorder = recorder
+        self.lock_key = keys.lock(ekey)
+        self.token = uuid.uuid4().hex
+        #: When this caller took the lock (monotonic), None while it holds none.
+        self.taken: float | None = None
 
     def run(self) -> Any:
         """Refresh the entry under the stampede lock, or serve stale / wait for the holder."""
-        lock_key = self.keys.lock(self.ekey)
-        token = uuid.uuid4().hex
+        adapter = get_adapter(self.alias)
         try:
             if self.nns is not None:
-                self.generation = epochs.ensure_generation(self.alias, self.cache, self.keys, self.nns,
+                self.generation = epochs.ensure_generation(self.alias, self.keys, self.nns,
                                                            self.generation)
             hint = self.stale[FETCH_SECONDS] if self.stale is not None else None
-            acquired = self.cache.add(lock_key, lock_value(token, hint), get_setting("STAMPEDE_LOCK_TIMEOUT"))
+            taken = time.monotonic()
+            acquired, stored = adapter.add_and_get(self.lock_key, lock_value(self.token, hint),
+                                                   get_setting("STAMPEDE_LOCK_TIMEOUT"), self.ekey)
         except Exception as exc:
             get_breaker(self.alias).failure(exc)
             self.recorder.incr(self.nns, "errors")
             return bypass(self.fetch, self.nns, None, self.recorder)
         if acquired:
+            self.taken = taken
             try:
                 # Double-checked: another caller may have stored a fresh value and released the
-                # lock between our read and our ``add``. Only the miss path pays this round trip.
-                fresh = self._fresh_since()
-                return fresh if fresh is not _MISSING else self._compute()
+                # lock between our read and our ``add`` (read again in the same round trip).
+                entry = self._current(stored)
+                if entry is not None and (self.stale is None or entry[SOFT_EXPIRY] != self.stale[SOFT_EXPIRY]):
+                    return entry[VALUE]
+                return self._compute()
             finally:
-                self._release(lock_key, token)
+                self._release()
         if self.stale is not None:
             if not self.early:
                 self.recorder.incr(self.nns, "stale")
             return self.stale[VALUE]
-        value = self._wait(lock_key)
+        value = self._wait()
         # The holder is slow or gone: fetch ourselves (fail open) rather than wait longer.
         return value if value is not _MISSING else self._compute()
 
@@ -136,32 +161,27 @@ class Miss:
         entry = load(stored, self.generation)
         return entry if entry is not None and fresh(entry, time.time()) else None
 
-    def _fresh_since(self) -> Any:
-        """The value of a fresh entry written since our read (which saw ``stale``), else _MISSING."""
-        try:
-            entry = self._current(self.cache.get(self.ekey))
-        except Exception:
-            return _MISSING  # we hold the lock: fetching is the fail-open answer
-        if entry is None or (self.stale is not None and entry[SOFT_EXPIRY] == self.stale[SOFT_EXPIRY]):
-            return _MISSING
-        return entry[VALUE]
-
-    def _wait(self, lock_key: str) -> Any:
+    def _wait(self) -> Any:
+        """Poll for the holder's value: first when its fetch should be done (the lock says when it
+        started and how long the last fetch took), then with short jittered pauses; at most
+        ``min(2 × last fetch, STAMPEDE_MAX_WAIT)``."""
         try:
             limit = float(get_setting("STAMPEDE_MAX_WAIT"))
-            hint = _lock_hint(self.cache.get(lock_key))
+            _token, hint, taken_at = _lock_parts(self.cache.get(self.lock_key))
             if hint:
                 limit = min(2 * hint, limit)
             deadline = time.monotonic() + limit
-            pause = 0.005
+            pause = FIRST_PAUSE
+            if hint and taken_at:
+                pause = max(FIRST_PAUSE, taken_at + hint - time.time())
             while time.monotonic() < deadline:
-                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-                pause = min(pause * 2, 0.05)
-                got = self.cache.get_many([self.ekey, lock_key])
+                time.sleep(min(pause * random.uniform(0.8, 1.2), max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 1.5, MAX_PAUSE) if pause <= MAX_PAUSE else MAX_PAUSE
+                got = self.cache.get_many([self.ekey, self.lock_key])
                 entry = self._current(got.get(self.ekey))
                 if entry is not None:
                     return entry[VALUE]
-                if lock_key not in got:  # the holder failed and released: no value is coming
+                if self.lock_key not in got:  # the holder failed and released: no value is coming
                     break
         except Exception:
             pass
@@ -175,7 +195,7 @@ class Miss:
         seconds = ttl.for_entry(self.alias, self.key, self.namespace, self.ttl)
         breaker = get_breaker(self.alias)
         try:
-            store(self.cache, self.ekey, value, self.generation, seconds, delta)
+            self._store(value, seconds, delta)
             self.recorder.incr(self.nns, "sets")
             breaker.success()
         except Exception as exc:
@@ -183,10 +203,32 @@ class Miss:
             self.recorder.incr(self.nns, "errors")
         return value
 
-    def _release(self, lock_key: str, token: str) -> None:
+    def _store(self, value: Any, seconds: float | None, delta: float) -> None:
+        """``store``, releasing our lock in the same round trip when it is certainly still ours."""
+        if self.taken is None or not self._still_ours() or (seconds is not None and seconds <= 0):
+            store(self.cache, self.ekey, value, self.generation, seconds, delta)
+            return
+        soft, timeout = _expiry(seconds)
+        get_adapter(self.alias).set_and_delete(self.ekey, pack(value, self.generation, soft, delta), timeout,
+                                               self.lock_key)
+        self.taken = None  # released
+
+    def _still_ours(self) -> bool:
+        """Whether our lock cannot have expired yet (then nobody else can hold it: no need to read
+        it before deleting it)."""
+        lifetime = float(get_setting("STAMPEDE_LOCK_TIMEOUT"))
+        return self.taken is not None and time.monotonic() - self.taken < lifetime - 1
+
+    def _release(self) -> None:
+        if self.taken is None:
+            return
         try:
-            held = self.cache.get(lock_key)
-            if isinstance(held, str) and held.split(" ", 1)[0] == token:
-                self.cache.delete(lock_key)
+            if self._still_ours():
+                self.cache.delete(self.lock_key)
+            else:  # it may have expired and been taken by another caller: only if it is ours
+                token, _hint, _taken = _lock_parts(self.cache.get(self.lock_key))
+                if token == self.token:
+                    self.cache.delete(self.lock_key)
         except Exception:
             pass  # the lock's TTL frees it
+        self.taken = None

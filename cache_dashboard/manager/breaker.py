@@ -57,9 +57,13 @@ class CircuitBreaker:
             self.state = CLOSED
 
     def failure(self, exc: BaseException) -> None:
+        """Count a failed call. A timeout opens the circuit at once: each one cost a whole socket
+        timeout, and a server that hung once will hang the next call too. A refused connection
+        (it fails fast) counts toward CIRCUIT_FAILURE_THRESHOLD."""
         with self._lock:
             self.failures += 1
-            if self.state == HALF_OPEN or self.failures >= get_setting("CIRCUIT_FAILURE_THRESHOLD"):
+            if (self.state == HALF_OPEN or is_timeout(exc)
+                    or self.failures >= get_setting("CIRCUIT_FAILURE_THRESHOLD")):
                 if self.state != OPEN:
                     self.opened_at = time.monotonic()
                 self.state = OPEN
@@ -82,6 +86,13 @@ class CircuitBreaker:
             "cache alias %r failed (%s); circuit %s; %d similar errors not logged",
             self.alias, message, self.state, suppressed,
         )
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is a timeout: the builtin ``TimeoutError`` (``socket.timeout``, which
+    pymemcache raises) or a library's own exception of that name (redis-py's), found by class
+    name so no client library is imported here."""
+    return any(klass.__name__ in ("TimeoutError", "timeout") for klass in type(exc).__mro__)
 
 
 _breakers: dict[str, CircuitBreaker] = {}

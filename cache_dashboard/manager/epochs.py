@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 
-from django.core.cache.backends.base import BaseCache
-
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_setting
 from cache_dashboard.keys import KeyLayout, epoch_key
@@ -27,25 +25,24 @@ def fresh_counter() -> int:
 
 def bump(alias: str, key: str) -> int:
     """Move the counter ``key`` on (atomically); a missing one starts from :func:`fresh_counter`."""
-    return get_adapter(alias).incr(key, 1, None, initial=fresh_counter())
+    return get_adapter(alias).bump_version(key, fresh_counter())
 
 
-def _created(alias: str, cache: BaseCache, key: str) -> int:
-    """Create a missing counter; the value we added, or the primary's if another writer was first
-    (a read replica may not have it yet)."""
-    fresh = fresh_counter()
-    return fresh if cache.add(key, fresh, None) else int(get_adapter(alias).get_primary(key))
+def _created(alias: str, key: str) -> int:
+    """Create a missing counter; the value we added, or another writer's if it was first."""
+    return get_adapter(alias).create_version(key, fresh_counter())
 
 
-def layout(alias: str, cache: BaseCache) -> KeyLayout:
+def layout(alias: str) -> KeyLayout:
     """The key layout of the current epoch (re-read at most every :data:`EPOCH_REFRESH` seconds)."""
     now = time.monotonic()
     cached = _layouts.get(alias)
     if cached is not None and now - cached[1] < EPOCH_REFRESH:
         return cached[0]
     key = epoch_key()
-    epoch = cache.get(key)
-    epoch = int(epoch) if epoch is not None else _created(alias, cache, key)
+    epoch = get_adapter(alias).version(key)
+    if epoch is None:
+        epoch = _created(alias, key)
     found = cached[0] if cached is not None and cached[0].epoch == epoch else None
     if found is None:
         found = KeyLayout(get_setting("KEY_PREFIX"), epoch)
@@ -53,12 +50,12 @@ def layout(alias: str, cache: BaseCache) -> KeyLayout:
     return found
 
 
-def advance(alias: str, cache: BaseCache) -> KeyLayout:
+def advance(alias: str) -> KeyLayout:
     """Move ``alias`` to a new epoch; returns the old epoch's layout (whose keys are now unreachable)."""
-    old = layout(alias, cache)
+    old = layout(alias)
     bump(alias, epoch_key())
     forget(alias)
-    layout(alias, cache)
+    layout(alias)
     return old
 
 
@@ -70,13 +67,13 @@ def forget(alias: str | None = None) -> None:
         _layouts.pop(alias, None)
 
 
-def generation(alias: str, cache: BaseCache, keys: KeyLayout, nns: str) -> int:
+def generation(alias: str, keys: KeyLayout, nns: str) -> int:
     """The current generation of namespace ``nns``, created if missing."""
     key = keys.generation(nns)
-    found = cache.get(key)
-    return int(found) if found is not None else _created(alias, cache, key)
+    found = get_adapter(alias).version(key)
+    return found if found is not None else _created(alias, key)
 
 
-def ensure_generation(alias: str, cache: BaseCache, keys: KeyLayout, nns: str, seen: int | None) -> int:
+def ensure_generation(alias: str, keys: KeyLayout, nns: str, seen: int | None) -> int:
     """``seen`` (read on the hit path), or the generation created now when there was none."""
-    return seen if seen is not None else _created(alias, cache, keys.generation(nns))
+    return seen if seen is not None else _created(alias, keys.generation(nns))

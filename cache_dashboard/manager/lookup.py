@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.adapters.fastread import READERS_ATTR, demote, is_fast, public_readers
+from cache_dashboard.adapters.fastread import READERS_ATTR, demote, is_fast
 from cache_dashboard.keys import KeyLayout
 from cache_dashboard.manager import epochs
 
@@ -24,12 +24,12 @@ Read = tuple[BaseCache, KeyLayout, str, Any, Any]
 def read(alias: str, nkey: str, nns: str | None, *, public: bool = False) -> Read:
     """One round trip; ``public``: through Django's own ``get``/``get_many`` whatever the readers."""
     cache = caches[alias]
-    keys = epochs.layout(alias, cache)
+    keys = epochs.layout(alias)
     attrs = cache.__dict__
     if public or "get" in attrs:
         # (Or a tool wrapped this instance's own get/get_many — django-debug-toolbar's cache panel,
         # an APM agent: reading through the wrappers lets the tool see the reads.)
-        readers = public_readers(cache)
+        readers = get_adapter(alias).public_readers(cache)
     else:
         try:
             readers = attrs[READERS_ATTR]
@@ -48,5 +48,5 @@ def read(alias: str, nkey: str, nns: str | None, *, public: bool = False) -> Rea
         # is at fault (its error propagates); if not, the fast reader's library changed under this
         # process, and the instance switches to the public readers for good.
         found = read(alias, nkey, nns, public=True)
-        demote(cache, alias, exc)
+        demote(cache, alias, exc, get_adapter(alias).public_readers(cache))
         return found

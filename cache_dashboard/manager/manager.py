@@ -142,8 +142,8 @@ class CacheManager:
     def _write(alias: str, key: str, nkey: str, namespace: str | None, nns: str | None, value: Any,
                seconds: float | None) -> bool:
         cache = caches[alias]
-        keys = epochs.layout(alias, cache)
-        gen = None if nns is None else epochs.generation(alias, cache, keys, nns)
+        keys = epochs.layout(alias)
+        gen = None if nns is None else epochs.generation(alias, keys, nns)
         seconds = ttl_policy.for_entry(alias, key, namespace, seconds)
         return store(cache, keys.entry(nkey, nns), value, gen, seconds, 0.0)
 
@@ -158,7 +158,7 @@ class CacheManager:
         nns = None if namespace is None else normalize_namespace(namespace)
         alias = self.alias
         with loud(alias, "invalidate"):
-            layout = epochs.layout(alias, caches[alias])
+            layout = epochs.layout(alias)
             count = self.adapter.delete_count([layout.entry(k, nns) for k in nkeys])
         stats.get_recorder(alias).invalidated(nns, count, source)
         return count
@@ -172,7 +172,7 @@ class CacheManager:
         nns = normalize_namespace(namespace)
         alias = self.alias
         with loud(alias, "invalidate_namespace", namespace=namespace):
-            epochs.bump(alias, epochs.layout(alias, caches[alias]).generation(nns))
+            epochs.bump(alias, epochs.layout(alias).generation(nns))
         recorder = stats.get_recorder(alias)
         recorder.saw_namespace(nns, namespace)
         recorder.invalidated(nns, 1, source)
@@ -209,7 +209,7 @@ class CacheManager:
         nns = self._check_pattern(pattern, namespace)
         alias = self.alias
         with loud(alias, "invalidate_pattern", pattern=pattern):
-            count = self.adapter.scan_delete(*epochs.layout(alias, caches[alias]).entry_match(nns, pattern))
+            count = self.adapter.scan_delete(*epochs.layout(alias).entry_match(nns, pattern))
         stats.get_recorder(alias).invalidated(nns, count, source)
         return count
 
@@ -218,7 +218,7 @@ class CacheManager:
         nns = self._check_pattern(pattern, namespace)
         alias = self.alias
         with loud(alias, "count_pattern", pattern=pattern):
-            return self.adapter.scan_count(*epochs.layout(alias, caches[alias]).entry_match(nns, pattern))
+            return self.adapter.scan_count(*epochs.layout(alias).entry_match(nns, pattern))
 
     def _check_pattern(self, pattern: str, namespace: str | None) -> str | None:
         if not isinstance(pattern, str):
@@ -239,7 +239,7 @@ class CacheManager:
         """
         alias = self.alias
         with loud(alias, "clear"):
-            old = epochs.advance(alias, caches[alias])
+            old = epochs.advance(alias)
             if self.capabilities.physical_purge:
                 self.adapter.scan_delete(old.base)
 

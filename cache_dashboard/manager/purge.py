@@ -48,7 +48,7 @@ def purge(alias: str, namespace: str, *, paced: bool = False) -> int:
     sleep between batches as long as each took, and yield the GIL while decoding."""
     adapter = get_adapter(alias)
     cache = caches[alias]
-    layout = epochs.layout(alias, cache)
+    layout = epochs.layout(alias)
     nns = normalize_namespace(namespace)
     decoded = 0
 

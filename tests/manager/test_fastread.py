@@ -67,7 +67,6 @@ RENAMES = [
     ("redis", "django.core.cache.backends.redis.RedisCacheClient._client"),
     ("redis", "django.core.cache.backends.redis.RedisCacheClient._servers"),
     ("redis", "django.core.cache.backends.redis.RedisCacheClient._serializer"),
-    ("django_redis", "django_redis.cache.RedisCache._ignore_exceptions"),
     ("django_redis", "django_redis.client.default.DefaultClient._clients"),
     ("django_redis", "django_redis.client.default.DefaultClient._compressor"),
     ("django_redis", "django_redis.client.default.DefaultClient._serializer"),
@@ -182,6 +181,8 @@ def test_debug_toolbar_cache_panel_sees_cache_manager_reads(alias: str, servers:
             assert cm.get("seen", lambda: pytest.fail("a hit was fetched"), 60, namespace="ns") == "v"
         finally:
             panel.disable_instrumentation()
-    names = [call["name"] for call in panel.calls]
-    assert "get" in names and "get_many" in names, names
+    names = [call["name"] for call in panel.calls if "seen" in str(call["args"])]  # not the epoch's
+    # Both reads are seen. LocMem keeps namespace generations in process memory: its namespaced
+    # read is a plain get; elsewhere it is a two-key get_many.
+    assert names == (["get", "get"] if alias == "locmem" else ["get", "get_many"]), names
     assert panel.hits >= 2

@@ -164,6 +164,31 @@ def test_fail_open_on_hung_server_and_circuit_opens(backend: str, extra_alias) -
         hung.close()
 
 
+@pytest.mark.parametrize("backend", ["django.core.cache.backends.redis.RedisCache", "django_redis.cache.RedisCache",
+                                     "django.core.cache.backends.memcached.PyMemcacheCache"])
+def test_a_hung_server_costs_one_socket_timeout_per_breaker_window(backend: str, extra_alias) -> None:  # type: ignore[no-untyped-def]
+    # A timeout opens the circuit at once (threshold 3 counts refused connections, which fail fast).
+    hung = CountingHungServer()
+    memcached = "memcached" in backend
+    options = ({"timeout": 0.3, "connect_timeout": 0.3, "retry_attempts": 0} if memcached else
+               {"SOCKET_TIMEOUT": 0.3, "SOCKET_CONNECT_TIMEOUT": 0.3} if "django_redis" in backend else
+               {"socket_timeout": 0.3, "socket_connect_timeout": 0.3})
+    location = f"127.0.0.1:{hung.port}" if memcached else f"redis://127.0.0.1:{hung.port}/0"
+    extra_alias(stuck={"BACKEND": backend, "LOCATION": location, "OPTIONS": options})
+    cm = CacheManager("stuck")
+    try:
+        with override_settings(CACHE_DASHBOARD={"CIRCUIT_FAILURE_THRESHOLD": 3, "CIRCUIT_RESET_TIMEOUT": 60}):
+            took = []
+            for i in range(6):
+                started = time.monotonic()
+                assert cm.get(f"k{i}", lambda: "fetched", 60, namespace="ns") == "fetched"
+                took.append(time.monotonic() - started)
+        assert sum(t > 0.25 for t in took) == 1, took
+        assert get_breaker("stuck").state == "open"
+    finally:
+        hung.close()
+
+
 @pytest.mark.parametrize("kind", ["redis", "memcached"])
 def test_half_open_probe_closes_circuit_when_server_returns(kind: str, extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]
     require(kind, servers)  # type: ignore[arg-type]

@@ -148,14 +148,14 @@ def is_fast(readers: Readers) -> bool:
     return getattr(readers[0], "reader", None) is not None
 
 
-def demote(cache: BaseCache, alias: str, exc: BaseException) -> None:
+def demote(cache: BaseCache, alias: str, exc: BaseException, public: Readers) -> None:
     """The fast readers of ``cache`` failed with ``exc`` where the public API did not (internals that
     changed under a running process): switch the instance to the public readers for good, and warn
     once."""
     readers: Readers | None = cache.__dict__.get(READERS_ATTR)
     if readers is not None and is_fast(readers):
         _warn_once(alias, readers[0].reader, exc)  # type: ignore[attr-defined]  # set by _tagged
-        setattr(cache, READERS_ATTR, public_readers(cache))
+        setattr(cache, READERS_ATTR, public)
 
 
 def forget_warnings() -> None:

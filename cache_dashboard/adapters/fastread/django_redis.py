@@ -3,11 +3,12 @@
 What ``DefaultClient.get``/``get_many`` do, minus the per-call wrappers and key maps, and without
 ``decode``'s doomed ``int(raw)`` on values that cannot be integers (a ValueError whose message is
 the repr of the whole value). Only with the stock ``RedisCache`` + ``DefaultClient`` (HerdClient,
-ShardClient... read differently) and without ``IGNORE_EXCEPTIONS`` (which turns errors into
-misses); an error propagates as redis-py's own exception, which is what django-redis re-raises too.
+ShardClient... read differently). An error propagates as redis-py's own exception, even with
+``IGNORE_EXCEPTIONS`` (which would swallow it into a miss): CacheManager fails open on it all the
+same, but its circuit breaker sees it — else a hung server cost a socket timeout on every call.
 
-Private attributes used (probed when built): ``RedisCache._ignore_exceptions``, and on
-``DefaultClient``: ``_clients``, ``_compressor``, ``_serializer``.
+Private attributes used (probed when built), on ``DefaultClient``: ``_clients``, ``_compressor``,
+``_serializer``.
 """
 
 from __future__ import annotations
@@ -53,13 +54,7 @@ class DjangoRedisReader(FastReader):
         from django_redis.cache import RedisCache
         from django_redis.client import DefaultClient
 
-        backend = stock(cache, RedisCache)
-        ignore = backend._ignore_exceptions
-        if not isinstance(ignore, bool):
-            raise Incompatible(f"RedisCache._ignore_exceptions is {ignore!r}, not a bool")
-        if ignore:
-            raise NotApplicable  # errors must stay errors for the circuit breaker
-        client_obj = backend.client
+        client_obj = stock(cache, RedisCache).client
         kind = type(client_obj)
         if not (kind.get is DefaultClient.get and kind.get_many is DefaultClient.get_many):
             raise NotApplicable

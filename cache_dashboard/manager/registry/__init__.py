@@ -47,7 +47,7 @@ def scope(alias: str, namespace: str) -> Scope:
     """Where the registry of ``namespace`` in ``alias`` lives now (this thread's backend instance,
     the current epoch)."""
     cache = caches[alias]
-    return Scope(get_adapter(alias), cache, epochs.layout(alias, cache), normalize_namespace(namespace), namespace)
+    return Scope(get_adapter(alias), cache, epochs.layout(alias), normalize_namespace(namespace), namespace)
 
 
 SORTED = SortedSetRegistry()
