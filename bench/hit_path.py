@@ -95,7 +95,8 @@ def main() -> None:
 
         settings.configure(
             CACHES={
-                "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+                "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                           "OPTIONS": {"MAX_ENTRIES": 10_000_000}},  # the miss rows add keys
                 "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": f"redis://{redis_server.address}/0",
                           "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1}},
