@@ -186,6 +186,7 @@ def _load_stats(cache: Any, namespaces: int) -> None:
             key = cache.make_key(stats_bucket(60, start))
             for ns in names:
                 pipe.hset(key, mapping={f"c|{ns}|hits": 9, f"c|{ns}|misses": 3, f"c|{ns}|sets": 3})
+            pipe.hset(key, mapping={"t|hits": 9 * namespaces, "t|misses": 3 * namespaces, "t|sets": 3 * namespaces})
             pipe.execute()
         pipe.sadd(cache.make_key(stats_names(int(now // 3600 * 3600))), *[f"n|{ns}" for ns in names])
     else:
@@ -212,8 +213,10 @@ def _stats_worker(root: Path, port: int, namespaces: int) -> dict[str, Any]:
     _load_stats(cache, namespaces)
     cm = CacheManager("default")
     with _settings(STATS_ENABLED=True):
+        t0 = time.perf_counter()  # the first read after the load builds the running window
         assert cm.get_stats()["totals"]["hits"] == 9 * 60 * namespaces
-        return {"n": namespaces, "stats_ms": _timed(lambda: cm.get_stats(window=3600)),
+        first = (time.perf_counter() - t0) * 1000
+        return {"n": namespaces, "first_ms": first, "stats_ms": _timed(lambda: cm.get_stats(window=3600)),
                 "poll_ms": _timed(lambda: build_overview("default", window=3600, invalid_counts=False))}
 
 
@@ -450,13 +453,14 @@ def main() -> None:
             _registry_table(roots, [int(s) for s in args.sizes.split(",") if s], server.port)
         if "stats" in rows:
             print("\nstats: an hour of traffic (per-minute buckets), 60 buckets read per poll")
-            print(f"{'checkout':<28}{'namespaces':>11}{'get_stats ms':>14}{'×1 ns':>8}{'poll ms':>10}{'×1 ns':>8}")
+            print(f"{'checkout':<28}{'namespaces':>11}{'first ms':>10}{'get_stats ms':>14}{'×1 ns':>8}"
+                  f"{'poll ms':>10}{'×1 ns':>8}")
             for root in roots:
                 one: dict[str, Any] | None = None
                 for n in (1, 50, 3000):
                     row = _run_worker(root, server.port, "--worker-stats", str(n))
                     one = one or row
-                    print(f"{str(root)[-28:]:<28}{n:>11,}{row['stats_ms']:>14.2f}"
+                    print(f"{str(root)[-28:]:<28}{n:>11,}{row['first_ms']:>10.1f}{row['stats_ms']:>14.2f}"
                           f"{_ratio(row['stats_ms'], one['stats_ms']):>8}"
                           f"{row['poll_ms']:>10.2f}{_ratio(row['poll_ms'], one['poll_ms']):>8}", flush=True)
         if "purge" in rows:

@@ -186,6 +186,11 @@ def stats_bucket(resolution: int, start: int) -> str:
     return f"{get_setting('KEY_PREFIX')}:{{s}}:{resolution}:{start}"
 
 
+def stats_window(resolution: int, count: int) -> str:
+    """The running sums of the newest ``count`` buckets of ``resolution`` (Redis: one hash)."""
+    return f"{get_setting('KEY_PREFIX')}:{{s}}:w:{resolution}:{count}"
+
+
 def stats_names(hour: int) -> str:
     """The namespaces and sources that moved in the hour starting at ``hour``."""
     return f"{get_setting('KEY_PREFIX')}:{{s}}:names:{hour}"

@@ -34,7 +34,7 @@ from cache_dashboard.manager.breaker import get_breaker
 logger = logging.getLogger("cache_dashboard")
 
 #: Counters kept per namespace and bucket. ``fetch_us`` is total fetch time in microseconds.
-FIELDS = ("hits", "misses", "sets", "invalidations", "errors", "fetches", "fetch_us", "stale")
+FIELDS = statstore.FIELDS
 SERIES_FIELDS = ("hits", "misses", "sets", "invalidations", "errors")
 NO_NAMESPACE = ""
 #: Seconds a process trusts its copy of the names seen by every process.
@@ -225,8 +225,8 @@ def empty_totals() -> dict[str, Any]:
 
 
 def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[str, Any]:
-    """Totals, per-namespace totals and a time series over ``window`` seconds: one read of the
-    window's buckets (on Redis one pipelined round trip), whatever the number of namespaces."""
+    """Totals, per-namespace totals and a time series over ``window`` seconds, in one read (on
+    Redis one pipelined round trip of O(buckets + namespaces) cells for the dashboard's windows)."""
     adapter = get_adapter(recorder.alias)
     window = max(60, int(window))
     res = 60 if window <= 7200 else 3600
@@ -238,25 +238,20 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
     originals = {NO_NAMESPACE: "", **names} if nns is None else {nns: names.get(nns, nns)}
     sources = recorder.known("sources")
 
-    series: dict[str, list[int]] = {f: [0] * count for f in SERIES_FIELDS}
+    found = statstore.store_for(adapter).window(adapter, res, starts, nns, SERIES_FIELDS)
+    series: dict[str, list[int]] = {f: [row.get(f, 0) for row in found.series] for f in SERIES_FIELDS}
     raw: dict[str, dict[str, int]] = {ns: defaultdict(int) for ns in originals}
     max_us: dict[str, int] = defaultdict(int)
     by_source: dict[str, int] = defaultdict(int)
-    for i, cells in enumerate(statstore.store_for(adapter).read(adapter, res, starts)):
-        for cell, n in cells.items():
-            kind, _, rest = cell.partition("|")
-            if kind == "c":
-                ns, _, field = rest.rpartition("|")
-                if nns is not None and ns != nns:
-                    continue
-                raw.setdefault(ns, defaultdict(int))[field] += n
-                if field in series:
-                    series[field][i] += n
-            elif kind == "m":
-                if nns is None or rest == nns:
-                    max_us[rest] = max(max_us[rest], n)
-            elif kind == "s" and nns is None:
-                by_source[rest] += n
+    for cell, n in found.totals.items():
+        kind, _, rest = cell.partition("|")
+        if kind == "c":
+            ns, _, name = rest.rpartition("|")
+            raw.setdefault(ns, defaultdict(int))[name] += n
+        elif kind == "m":
+            max_us[rest] = max(max_us[rest], n)
+        elif kind == "s":
+            by_source[rest] += n
 
     per_ns: dict[str, dict[str, Any]] = {}
     grand = empty_totals()

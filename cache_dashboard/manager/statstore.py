@@ -8,8 +8,10 @@ namespace while it moved within ``STATS_RETENTION``, so idle ones drop out by th
 
 Three stores, chosen by what the backend can do:
 
-* :class:`HashStore` (Redis): one hash per bucket (``HINCRBY`` in one pipeline per flush) and one
-  set of names per hour; a window of 60 buckets is read in one pipelined round trip.
+* :class:`HashStore` (Redis): one hash per bucket and one set of names per hour, written in one
+  pipeline per flush; the dashboard's two windows are also kept as running sums (a hash each,
+  moved along by a script as buckets enter and leave), so a poll reads each namespace once, not
+  once per bucket, in one pipelined round trip.
 * :class:`MemoryStore` (LocMem): the cache is this process's memory, so are its statistics —
   and LocMemCache's 300 entries are left to the application.
 * :class:`CounterStore` (memcached and the rest): a key per cell that moved, and per bucket an
@@ -18,32 +20,125 @@ Three stores, chosen by what the backend can do:
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from cache_dashboard.adapters import Adapter
 from cache_dashboard.adapters.redis import RedisAdapter
 from cache_dashboard.conf import get_setting
-from cache_dashboard.keys import stats_bucket, stats_names
+from cache_dashboard.keys import stats_bucket, stats_names, stats_window
 
 #: A bucket's cells as written: {cell: delta}, and its maxima {cell: value}.
 Cells = dict[str, int]
 NAMES_EXTRA = 7200  #: name sets outlive the retention by this (they cover whole hours)
 
-_MAX = """
-for i = 1, #ARGV, 2 do
-  local current = redis.call('HGET', KEYS[1], ARGV[i])
-  if not current or tonumber(current) < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+#: Windows kept as running sums on Redis: (resolution, buckets) — the dashboard's hour and day.
+WINDOWS = ((60, 60), (3600, 24))
+
+# Adds one flush to a bucket and, when the window already holds that bucket, to the window too:
+# the window stays the exact sum of its buckets whatever order flushes and advances run in.
+# KEYS: bucket, window (or none). ARGV: bucket ttl, bucket start, window span, number of delta
+# pairs, the delta pairs (cell, n), then the maxima pairs (cell, value).
+_WRITE = """
+local b, w = KEYS[1], KEYS[2]
+local start, span, nd = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local folded = false
+if w then
+  local at = tonumber(redis.call('HGET', w, '_at'))
+  folded = at ~= nil and start <= at and start > at - span
 end
+for i = 5, 4 + 2 * nd, 2 do
+  redis.call('HINCRBY', b, ARGV[i], ARGV[i + 1])
+  if folded and redis.call('HINCRBY', w, ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', w, ARGV[i]) end
+end
+for i = 5 + 2 * nd, #ARGV, 2 do
+  local v = tonumber(ARGV[i + 1])
+  local current = tonumber(redis.call('HGET', b, ARGV[i]))
+  if not current or current < v then redis.call('HSET', b, ARGV[i], v) end
+  if folded then
+    local held = tonumber(redis.call('HGET', w, ARGV[i]))
+    if not held or held <= v then redis.call('HSET', w, ARGV[i], v, '@' .. ARGV[i], start) end
+  end
+end
+redis.call('EXPIRE', b, ARGV[1])
 return 1
 """
+
+# Moves a window to end at the bucket ``last``: each step adds the bucket entering and subtracts
+# the one leaving (a cell back at 0 is dropped); a window too far behind, or whose leaving
+# buckets may have expired, is rebuilt from its buckets. A maximum (``m|`` cells, with the bucket
+# it came from in ``@m|…``) leaving the window is looked for again in the buckets that remain.
+# KEYS: window, then the 2 * count buckets ending at ``last``. ARGV: last, res, count, retention,
+# now, window ttl.
+_ADVANCE = """
+local w = KEYS[1]
+local last, res, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local retention, now = tonumber(ARGV[4]), tonumber(ARGV[5])
+local n = 2 * count
+local function bucket(start) return KEYS[1 + n - (last - start) / res] end
+local at = tonumber(redis.call('HGET', w, '_at'))
+if at and at >= last then return 0 end
+local function enter(s)
+  local cells = redis.call('HGETALL', bucket(s))
+  for i = 1, #cells, 2 do
+    local f, v = cells[i], tonumber(cells[i + 1])
+    if string.sub(f, 1, 2) == 'm|' then
+      local held = tonumber(redis.call('HGET', w, f))
+      if not held or held <= v then redis.call('HSET', w, f, v, '@' .. f, s) end
+    elseif redis.call('HINCRBY', w, f, v) == 0 then redis.call('HDEL', w, f) end
+  end
+end
+local function leave(s, newest)
+  local cells = redis.call('HGETALL', bucket(s))
+  for i = 1, #cells, 2 do
+    local f, v = cells[i], tonumber(cells[i + 1])
+    if string.sub(f, 1, 2) == 'm|' then
+      if tonumber(redis.call('HGET', w, '@' .. f)) == s then
+        local best, from = nil, nil
+        for t = newest - (count - 1) * res, newest, res do
+          local x = tonumber(redis.call('HGET', bucket(t), f))
+          if x and (not best or x >= best) then best, from = x, t end
+        end
+        if best then redis.call('HSET', w, f, best, '@' .. f, from) else redis.call('HDEL', w, f, '@' .. f) end
+      end
+    elseif redis.call('HINCRBY', w, f, -v) == 0 then redis.call('HDEL', w, f) end
+  end
+end
+if not at or last - at >= count * res or at + res - count * res + retention <= now + 60 then
+  redis.call('DEL', w)
+  for s = last - (count - 1) * res, last, res do enter(s) end
+else
+  for s = at + res, last, res do
+    leave(s - count * res, s)
+    enter(s)
+  end
+end
+redis.call('HSET', w, '_at', last)
+redis.call('EXPIRE', w, ARGV[6])
+return 1
+"""
+
+_SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (_WRITE, _ADVANCE)}
 
 
 def retention(res: int) -> int:
     """Seconds a bucket of resolution ``res`` is kept."""
     return int(get_setting("STATS_RETENTION")) + (res if res > 60 else 0)
+
+
+@dataclass
+class Window:
+    """What a window of buckets adds up to."""
+
+    #: Summed ``c|`` and ``s|`` cells (those of one namespace when asked for one); ``m|`` cells
+    #: hold the window's maximum.
+    totals: Cells = field(default_factory=dict)
+    #: Per bucket, oldest first: {field: n} of the series fields (of the namespace, or of all).
+    series: list[Cells] = field(default_factory=list)
 
 
 class StatsStore:
@@ -58,31 +153,81 @@ class StatsStore:
         """The cells of each bucket of resolution ``res`` starting at ``starts`` (missing: empty)."""
         raise NotImplementedError
 
+    def window(self, adapter: Adapter, res: int, starts: list[int], nns: str | None,
+               series: tuple[str, ...]) -> Window:
+        """The buckets ``starts`` added up: every namespace's (``nns`` None) or one's."""
+        return fold(self.read(adapter, res, starts), nns, series)
+
     def names(self, adapter: Adapter, hours: list[int]) -> set[str]:
         """Names seen in any of ``hours``."""
         raise NotImplementedError
 
 
+def fold(buckets: list[Cells], nns: str | None, series: tuple[str, ...]) -> Window:
+    """Add up buckets as read: the default :meth:`StatsStore.window`."""
+    out = Window(series=[{} for _ in buckets])
+    totals = out.totals
+    for i, cells in enumerate(buckets):
+        row = out.series[i]
+        for cell, n in cells.items():
+            kind, _, rest = cell.partition("|")
+            if kind == "c":
+                ns, _, name = rest.rpartition("|")
+                if nns is not None and ns != nns:
+                    continue
+                totals[cell] = totals.get(cell, 0) + n
+                if name in series:
+                    row[name] = row.get(name, 0) + n
+            elif kind == "m":
+                if (nns is None or rest == nns) and n > totals.get(cell, -1):
+                    totals[cell] = n
+            elif kind == "s" and nns is None:
+                totals[cell] = totals.get(cell, 0) + n
+    return out
+
+
 class HashStore(StatsStore):
+    """One hash per bucket; the dashboard's windows (:data:`WINDOWS`) also kept as running sums,
+    one hash each, so a poll reads each namespace's cells once instead of once per bucket.
+
+    Every bucket also carries ``t|<field>``, the sum of ``c|*|<field>`` over its namespaces: what
+    the chart reads. Scripts are called by SHA inside the pipelines (no SCRIPT EXISTS round trip).
+    """
+
     def write(self, adapter: Adapter, buckets: list[tuple[int, int, Cells, Cells]], hour: int,
               names: set[str]) -> None:
-        from redis.commands.core import Script
-
         assert isinstance(adapter, RedisAdapter)
         client = adapter.client()
         pipe = client.pipeline(transaction=False)
+        now = time.time()
         for res, start, deltas, maxima in buckets:
-            key = adapter.raw_key(stats_bucket(res, start))
+            cells = dict(deltas)
             for cell, n in deltas.items():
-                pipe.hincrby(key, cell, n)
-            if maxima:
-                _max_script(client, Script)(keys=[key], args=[x for pair in maxima.items() for x in pair], client=pipe)
-            pipe.expire(key, retention(res))
+                if cell.startswith("c|"):
+                    name = "t|" + cell.rpartition("|")[2]
+                    cells[name] = cells.get(name, 0) + n
+            keys = [adapter.raw_key(stats_bucket(res, start))]
+            count = _kept(res)
+            if count:
+                # Move the window onto this bucket first: the window then holds it, and this
+                # flush (and every later one) adds to both.
+                keys.append(adapter.raw_key(stats_window(res, count)))
+                self._advance(adapter, pipe, res, count, start, now)
+            args: list[Any] = [retention(res), start, res * (count or 1), len(cells)]
+            args += [x for pair in cells.items() for x in pair]
+            args += [x for pair in maxima.items() for x in pair]
+            pipe.evalsha(_SHAS[_WRITE], len(keys), *keys, *args)
         if names:
             key = adapter.raw_key(stats_names(hour))
-            pipe.sadd(key, *sorted(names))
+            pipe.sadd(key, *sorted(_bytes(name) for name in names))
             pipe.expire(key, retention(3600) + NAMES_EXTRA)
-        pipe.execute()
+        _execute(client, pipe)
+
+    @staticmethod
+    def _advance(adapter: RedisAdapter, pipe: Any, res: int, count: int, last: int, now: float) -> None:
+        keys = [adapter.raw_key(stats_window(res, count))]
+        keys += [adapter.raw_key(stats_bucket(res, last - (2 * count - 1 - i) * res)) for i in range(2 * count)]
+        pipe.evalsha(_SHAS[_ADVANCE], len(keys), *keys, last, res, count, retention(res), int(now), retention(res))
 
     def read(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
         assert isinstance(adapter, RedisAdapter)
@@ -91,20 +236,86 @@ class HashStore(StatsStore):
             pipe.hgetall(adapter.raw_key(stats_bucket(res, start)))
         return [{_text(k): int(v) for k, v in found.items()} for found in pipe.execute()]
 
+    def window(self, adapter: Adapter, res: int, starts: list[int], nns: str | None,
+               series: tuple[str, ...]) -> Window:
+        """One pipelined round trip: for one namespace, its cells of each bucket; for all, the
+        running sums (moved onto the newest bucket first) and each bucket's ``t|`` cells. A window
+        not kept as running sums reads its buckets whole."""
+        assert isinstance(adapter, RedisAdapter)
+        count = _kept(res)
+        if nns is None and count != len(starts):
+            return super().window(adapter, res, starts, nns, series)
+        client = adapter.client()
+        pipe = client.pipeline(transaction=False)
+        if nns is None:
+            self._advance(adapter, pipe, res, count, starts[-1], time.time())
+            pipe.hgetall(adapter.raw_key(stats_window(res, count)))
+            wanted = [f"t|{name}" for name in series]
+        else:
+            wanted = [f"c|{nns}|{name}" for name in FIELDS] + [f"m|{nns}"]
+        for start in starts:
+            pipe.hmget(adapter.raw_key(stats_bucket(res, start)), wanted)
+        found = _execute(client, pipe)
+        out = Window()
+        if nns is None:
+            held = ((_text(k), int(v)) for k, v in found[1].items())
+            out.totals = {cell: n for cell, n in held if cell[0] not in "_@"}
+            found = found[2:]
+        for row in found:
+            cells = {cell: int(v) for cell, v in zip(wanted, row, strict=True) if v is not None}
+            out.series.append({name: n for cell, n in cells.items() if (name := cell.rpartition("|")[2]) in series})
+            if nns is not None:
+                for cell, n in cells.items():
+                    if cell[0] == "m":
+                        out.totals[cell] = max(out.totals.get(cell, -1), n)
+                    else:
+                        out.totals[cell] = out.totals.get(cell, 0) + n
+        return out
+
     def names(self, adapter: Adapter, hours: list[int]) -> set[str]:
         assert isinstance(adapter, RedisAdapter)
         found = adapter.client().sunion([adapter.raw_key(stats_names(h)) for h in hours])
         return {_text(name) for name in found}
 
 
-_scripts: dict[str, Any] = {}
+#: The counters kept per namespace and bucket (``stats.FIELDS``). ``fetch_us``: total fetch time, µs.
+FIELDS = ("hits", "misses", "sets", "invalidations", "errors", "fetches", "fetch_us", "stale")
 
 
-def _max_script(client: Any, script_class: Any) -> Any:
-    script = _scripts.get("max")
-    if script is None:
-        script = _scripts["max"] = script_class(client, _MAX)
-    return script
+def _kept(res: int) -> int:
+    """How many buckets of ``res`` are kept as running sums (0: none). Only while the retention
+    covers two windows: a window that has not moved for up to one must find the buckets it
+    moves past (an older one is rebuilt)."""
+    for kept_res, count in WINDOWS:
+        if kept_res == res and retention(res) >= 2 * count * res:
+            return count
+    return 0
+
+
+def _execute(client: Any, pipe: Any) -> list[Any]:
+    """Run ``pipe``. A server without the scripts (restarted, SCRIPT FLUSH, failover) answers
+    NOSCRIPT for each and runs none of them: they are loaded and the pipeline is sent once more,
+    which is safe since the rest of it is idempotent (reads, SADD, EXPIRE, an advance to where
+    the window already is)."""
+    from redis.exceptions import NoScriptError
+
+    commands = list(pipe.command_stack)
+    try:
+        return list(pipe.execute())
+    except NoScriptError:
+        for source in (_WRITE, _ADVANCE):
+            client.script_load(source)
+        pipe.command_stack.extend(commands)
+        return list(pipe.execute())
+
+
+def _bytes(text: str) -> bytes:
+    """``text`` as stored: any ``str``, lone surrogates too (read back by :func:`_text`)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(_bytes(text)).hexdigest()[:24]
 
 
 def _text(value: Any) -> str:
@@ -125,9 +336,9 @@ class CounterStore(StatsStore):
         for name in entries:
             if name in seen:
                 continue
-            if cache.add(f"{index}:m:{name}", 1, ttl):
+            if cache.add(f"{index}:m:{_digest(name)}", 1, ttl):  # names are any str: not a key
                 n = adapter.incr(f"{index}:n", 1, ttl)
-                cache.set(f"{index}:{n}", name, ttl)
+                cache.set(f"{index}:{n}", _bytes(name), ttl)  # pymemcache stores a str as UTF-8
             seen.add(name)
 
     def _listed(self, adapter: Adapter, indexes: list[str]) -> list[list[str]]:
@@ -138,7 +349,8 @@ class CounterStore(StatsStore):
         flat = [slot for group in slots for slot in group]
         for start in range(0, len(flat), 1000):
             found.update(cache.get_many(flat[start:start + 1000]))
-        return [list(dict.fromkeys(found[s] for s in group if isinstance(found.get(s), str))) for group in slots]
+        return [list(dict.fromkeys(_text(found[s]) for s in group if isinstance(found.get(s), (bytes, str))))
+                for group in slots]
 
     def write(self, adapter: Adapter, buckets: list[tuple[int, int, Cells, Cells]], hour: int,
               names: set[str]) -> None:
@@ -202,7 +414,7 @@ class MemoryStore(StatsStore):
             if names:
                 self._names[place].setdefault(hour, set()).update(names)
             hours = self._names[place]
-            for h in [h for h in hours if (h + 1) * 3600 + retention(3600) + NAMES_EXTRA < now]:
+            for h in [h for h in hours if h + 3600 + retention(3600) + NAMES_EXTRA < now]:
                 del hours[h]
 
     def read(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:

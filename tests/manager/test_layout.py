@@ -24,6 +24,7 @@ from cache_dashboard.keys import (
     rule_key,
     stats_bucket,
     stats_names,
+    stats_window,
 )
 from cache_dashboard.manager.breaker import get_breaker
 from cache_dashboard.manager.entry import TAG, hard_timeout
@@ -59,7 +60,7 @@ def test_meta_and_stats_keys_each_share_one_slot() -> None:
     meta = [epoch_key(), rule_key("shop.Producto"), rule_key("{x}"), probe_key("abc")]
     assert len({_slot(_raw(k)) for k in meta}) == 1
     window = [stats_bucket(res, t) for res in (60, 3600) for t in (0, 60, 3600, 1796160000)]
-    window += [stats_names(h) for h in (0, 3600, 1796158800)]
+    window += [stats_names(h) for h in (0, 3600, 1796158800)] + [stats_window(60, 60), stats_window(3600, 24)]
     window += [f"{stats_bucket(60, 0)}:c|ruc|hits", f"{stats_bucket(60, 0)}:n", f"{stats_names(0)}:1"]
     assert len({_slot(_raw(k)) for k in window}) == 1
 
