@@ -9,13 +9,15 @@ dict lookup instead of a two-key ``get_many``, and none of LocMemCache's entries
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.cache.backends.base import BaseCache
 from django.utils.translation import gettext as _
 
 from cache_dashboard.adapters.base import Adapter, Capabilities
-from cache_dashboard.adapters.fastread import READERS_ATTR, Readers
+from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, readers_for
+from cache_dashboard.adapters.fastread.base import ReadOne
+from cache_dashboard.adapters.fastread.locmem import LocMemReader
 
 #: Version counters of every LocMem storage of this process: {LOCATION + raw key: value}.
 _versions: dict[str, int] = {}
@@ -32,6 +34,7 @@ class LocMemAdapter(Adapter):
     name = "locmem"
     probe_in_thread = False  # no socket to hang on
     capabilities = Capabilities(shared_stats=False, process_local=True)
+    fast_reader: ClassVar[FastReader | None] = LocMemReader()
 
     def location_display(self) -> str:
         return str(self.params.get("LOCATION", "")) or _("(process memory)")
@@ -57,20 +60,34 @@ class LocMemAdapter(Adapter):
         return value
 
     def readers(self, cache: BaseCache) -> Readers:
-        built = self.public_readers(cache)
+        """The entry through :class:`LocMemReader` (when it fits), the generation from memory."""
+        one, _ = readers_for(cache, self.fast_reader, self.alias)
+        built = self._with_versions(cache, one)
         setattr(cache, READERS_ATTR, built)
         return built
 
     def public_readers(self, cache: BaseCache) -> Readers:
         """``get`` for an entry; for a namespaced read the generation from this process's memory
         and the entry with one ``get``."""
-        slot, versions = self._slot, _versions
 
         def one(key: str) -> Any:
             return cache.get(key)
 
-        def pair(key1: str, key2: str) -> tuple[Any, Any]:
-            return versions.get(slot(cache, key1)), cache.get(key2)
+        one.reader = None  # type: ignore[attr-defined]  # not a fast reader
+        return self._with_versions(cache, one)
 
-        one.reader = pair.reader = None  # type: ignore[attr-defined]  # not a fast reader
+    def _with_versions(self, cache: BaseCache, one: ReadOne) -> Readers:
+        slot, versions = self._slot, _versions
+        slots: dict[str, str] = {}  # generation key -> its slot (few: one per namespace read)
+
+        def pair(key1: str, key2: str) -> tuple[Any, Any]:
+            try:
+                where = slots[key1]
+            except KeyError:
+                if len(slots) > 4096:
+                    slots.clear()
+                where = slots[key1] = slot(cache, key1)
+            return versions.get(where), one(key2)
+
+        pair.reader = one.reader  # type: ignore[attr-defined]  # the strategy of both
         return one, pair

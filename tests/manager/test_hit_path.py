@@ -109,15 +109,38 @@ def test_readers_return_what_django_returns(alias_name: str, servers: object) ->
 
 
 @pytest.mark.parametrize("alias_name, owner", [
-    ("redis", "RedisCacheReader"), ("django_redis", "DjangoRedisReader"), ("memcached", "PyMemcacheReader"),
+    ("locmem", "LocMemReader"), ("redis", "RedisCacheReader"), ("django_redis", "DjangoRedisReader"),
+    ("memcached", "PyMemcacheReader"),
 ])
 def test_stock_backends_get_direct_readers(alias_name: str, owner: str, servers: object) -> None:
     require(alias_name, servers)  # type: ignore[arg-type]
     one, pair = _readers(alias_name)
     assert type(one.reader).__name__ == owner and pair.reader is one.reader  # type: ignore[attr-defined]
     assert getattr(caches[alias_name], READERS_ATTR) == (one, pair)  # built once per backend instance
-    generic = _readers("locmem")
+    generic = _readers("file")
     assert generic[0].reader is None and generic[1].reader is None  # type: ignore[attr-defined]  # Django's own methods
+
+
+def test_locmem_reader_expires_and_keeps_lru_order_like_django(settings: Any, extra_alias: Any) -> None:
+    # The LocMem reader reads LocMemCache's storage itself: an expired entry is deleted, a read
+    # moves the entry to the front (culling drops from the back), a bad key warns as Django does.
+    extra_alias(small={"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hp-small",
+                       "OPTIONS": {"MAX_ENTRIES": 3, "CULL_FREQUENCY": 3}})
+    cache = caches["small"]
+    one, _pair = _readers("small")
+    assert type(one.reader).__name__ == "LocMemReader"  # type: ignore[attr-defined]
+    cache.set("brief", "v", 1)
+    time.sleep(1.1)
+    assert one("brief") is None and cache.make_key("brief") not in cache._cache  # type: ignore[attr-defined]
+    for key in ("a", "b", "c"):
+        cache.set(key, key, 60)
+    assert one("a") == "a"  # now the most recent
+    cache.set("d", "d", 60)  # full: culls one entry from the back, "b"
+    assert [cache.get(k) for k in "abcd"] == ["a", None, "c", "d"]
+    with pytest.warns(CacheKeyWarning):
+        one("with space")
+    with pytest.warns(CacheKeyWarning):
+        cache.get("with space")
 
 
 @pytest.mark.parametrize("kind", ["redis", "memcached"])
