@@ -81,7 +81,8 @@ class Servers:
         if self.memcached:
             assert self.memcached2 is not None
             out["memcached"] = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
-                                "LOCATION": self.memcached.address, "OPTIONS": dict(MEMCACHED_TIMEOUTS)}
+                                "LOCATION": self.memcached.address,
+                                "OPTIONS": {**MEMCACHED_TIMEOUTS, "no_delay": True}}  # the README's setup
             out["memcached_pool"] = {
                 "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
                 "LOCATION": [self.memcached.address, self.memcached2.address],

@@ -106,7 +106,11 @@ class Adapter:
 
     # -- the miss path: two steps, each one round trip where the backend can -----------------------
     def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
-        """``cache.add(add_key, value, timeout)`` (taking a lock), then ``cache.get(get_key)``."""
+        """``cache.add(add_key, value, timeout)`` (taking a stampede lock), then ``cache.get(get_key)``.
+
+        The miss path's locks go through :meth:`add_and_get`, :meth:`get_lock`,
+        :meth:`lock_and_get`, :meth:`set_and_delete` and :meth:`release_lock` only, so a backend
+        may keep them elsewhere than in the cache (LocMem: in process memory)."""
         cache = self.cache
         return bool(cache.add(add_key, value, timeout)), cache.get(get_key)
 
@@ -115,6 +119,19 @@ class Adapter:
         cache = self.cache
         cache.set(set_key, value, timeout)
         cache.delete(delete_key)
+
+    def get_lock(self, key: str) -> Any:
+        """The value of the stampede lock ``key`` (taken by :meth:`add_and_get`), None when free."""
+        return self.cache.get(key)
+
+    def lock_and_get(self, lock_key: str, get_key: str) -> tuple[Any, Any]:
+        """The lock's value and ``cache.get(get_key)``, in one round trip (a waiter's poll)."""
+        got = self.cache.get_many([get_key, lock_key])
+        return got.get(lock_key), got.get(get_key)
+
+    def release_lock(self, key: str) -> None:
+        """Free the stampede lock ``key``."""
+        self.cache.delete(key)
 
     # -- hit path -----------------------------------------------------------------------------
     def readers(self, cache: BaseCache) -> Readers:

@@ -1,14 +1,17 @@
 """LocMemCache: per-process memory, so what goes with it can live in this process's memory too.
 
 Statistics and the negative cache are kept beside it (``process_local``), and so are the version
-counters (the epoch, namespace generations): a namespaced read is then one LocMem ``get`` and a
-dict lookup instead of a two-key ``get_many``, and none of LocMemCache's entries (300 by default,
-``MAX_ENTRIES``) are spent on them. Still exact: every reader is in this process.
+counters (the epoch, namespace generations) and the stampede locks: a namespaced read is then one
+LocMem ``get`` and a dict lookup instead of a two-key ``get_many``, a miss takes its lock without
+pickling one, and none of LocMemCache's entries (300 by default, ``MAX_ENTRIES``) are spent on
+them. Still exact: every reader is in this process.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from typing import Any, ClassVar
 
 from django.core.cache.backends.base import BaseCache
@@ -22,12 +25,17 @@ from cache_dashboard.adapters.fastread.locmem import LocMemReader
 #: Version counters of every LocMem storage of this process: {LOCATION + raw key: value}.
 _versions: dict[str, int] = {}
 _versions_lock = threading.Lock()
+#: Stampede locks of every LocMem storage of this process: {LOCATION + raw key: (value, expiry
+#: on the monotonic clock)}. Released by their holder; an abandoned one is pruned once expired.
+_locks: dict[str, tuple[Any, float]] = {}
+_LOCKS_PRUNE_AT = 10_000
 
 
 def forget_versions() -> None:
-    """Forget every process-local version counter (tests, after ``cache.clear()``)."""
+    """Forget every process-local version counter and lock (tests, after ``cache.clear()``)."""
     with _versions_lock:
         _versions.clear()
+        _locks.clear()
 
 
 class LocMemAdapter(Adapter):
@@ -58,6 +66,47 @@ class LocMemAdapter(Adapter):
         with _versions_lock:
             _versions[slot] = value = _versions.get(slot, initial) + 1
         return value
+
+    # -- stampede locks: in process memory, like the cache they guard --------------------------
+    def _held(self, slot: str, now: float) -> Any:
+        found = _locks.get(slot)
+        if found is None or found[1] <= now:
+            return None
+        return found[0]
+
+    def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
+        slot, now = self._slot(self.cache, add_key), time.monotonic()
+        with _versions_lock:
+            added = self._held(slot, now) is None
+            if added:
+                if len(_locks) >= _LOCKS_PRUNE_AT:
+                    for stale in [k for k, (_v, until) in _locks.items() if until <= now]:
+                        del _locks[stale]
+                _locks[slot] = (value, math.inf if timeout is None else now + float(timeout))
+        return added, self._get(get_key)
+
+    def get_lock(self, key: str) -> Any:
+        return self._held(self._slot(self.cache, key), time.monotonic())
+
+    def lock_and_get(self, lock_key: str, get_key: str) -> tuple[Any, Any]:
+        return self.get_lock(lock_key), self._get(get_key)
+
+    def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
+        self.cache.set(set_key, value, timeout)
+        self.release_lock(delete_key)
+
+    def release_lock(self, key: str) -> None:
+        with _versions_lock:
+            _locks.pop(self._slot(self.cache, key), None)
+
+    def _get(self, key: str) -> Any:
+        """``cache.get(key)`` through this instance's readers (Django's own get if wrapped)."""
+        cache = self.cache
+        attrs = cache.__dict__
+        if "get" in attrs:
+            return cache.get(key)
+        readers = attrs.get(READERS_ATTR) or self.readers(cache)
+        return readers[0](key)
 
     def readers(self, cache: BaseCache) -> Readers:
         """The entry through :class:`LocMemReader` (when it fits), the generation from memory."""

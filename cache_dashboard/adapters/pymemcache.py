@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from django.core.checks import CheckMessage, Warning
 
 from cache_dashboard.adapters.base import Adapter, Capabilities
-from cache_dashboard.adapters.fastread import FastReader
+from cache_dashboard.adapters.fastread import FastReader, key_maker
 from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
 from cache_dashboard.formatting import hit_ratio
 
@@ -22,6 +22,8 @@ _SUMMARY = {
     "curr_connections": "connections", "get_hits": "hits", "get_misses": "misses",
     "expired_unfetched": "expired",
 }
+#: Attribute of a backend instance holding what the miss path's writes use (see ``_client``).
+WRITER_ATTR = "_cache_dashboard_writer"
 #: Longest KEY_PREFIX that leaves room for our keys within memcached's 250-byte limit.
 MAX_KEY_PREFIX = 60
 
@@ -31,6 +33,15 @@ def _server_tuple(server: str) -> Any:
         return server[5:]
     host, _, port = server.rpartition(":")
     return (host or server, int(port) if port.isdigit() else 11211)
+
+
+def _single(hashed: Any) -> Any:
+    """The client of the one live server of ``hashed`` (a ``HashClient``), or None (several, or
+    one marked dead: HashClient's own routing and retries apply)."""
+    nodes = hashed.hasher.nodes
+    if hashed._dead_clients or len(nodes) != 1:
+        return None
+    return hashed.clients[nodes[0]]
 
 
 class PyMemcacheAdapter(Adapter):
@@ -62,6 +73,93 @@ class PyMemcacheAdapter(Adapter):
                     client.close()
             out.append(row)
         return out
+
+    # -- the miss path: one round trip per step ------------------------------------------------
+    def _client(self) -> tuple[Any, Callable[[str], str]] | None:
+        """The backend's own ``HashClient`` for the miss path's ``noreply`` commands and the key
+        maker (:func:`~cache_dashboard.adapters.fastread.key_maker`), probed once per backend
+        instance; None for Django's public API: a tool wrapped this instance's methods (let it see
+        the calls), a subclass changed them, a client of the user's own, a pool of connections
+        (whose commands are not ordered with each other), or sockets without ``no_delay``."""
+        cache: Any = self.cache
+        attrs = cache.__dict__
+        if "add" in attrs or "set" in attrs or "delete" in attrs or "get_many" in attrs:
+            return None
+        try:
+            return attrs[WRITER_ATTR]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        found = self._probe(cache)
+        attrs[WRITER_ATTR] = found
+        return found
+
+    @staticmethod
+    def _probe(cache: Any) -> tuple[Any, Callable[[str], str]] | None:
+        from django.core.cache.backends.memcached import BaseMemcachedCache
+        from pymemcache.client.hash import HashClient
+
+        backend = type(cache)
+        if any(getattr(backend, name) is not getattr(BaseMemcachedCache, name) for name in ("add", "set", "delete")):
+            return None
+        client = getattr(cache, "_cache", None)
+        if type(client) is not HashClient or getattr(client, "use_pooling", True):
+            return None
+        if not (isinstance(getattr(getattr(client, "hasher", None), "nodes", None), list)
+                and isinstance(getattr(client, "_dead_clients", None), dict)
+                and isinstance(getattr(client, "clients", None), dict)
+                and callable(getattr(client, "_safely_run_func", None))):
+            return None  # HashClient's internals changed (the fast reader warns about it): public API
+        if not (getattr(client, "default_kwargs", None) or {}).get("no_delay"):
+            # Without TCP_NODELAY a command sent after a noreply one waits for the server's
+            # delayed ACK (Nagle): ~40 ms. OPTIONS {"no_delay": True} is the fast setup.
+            return None
+        return client, key_maker(cache)
+
+    def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
+        """The ``add`` sent without waiting (``noreply``), then one ``get_many`` of the lock and the
+        entry on the same connection: memcached runs a connection's commands in order, so the lock
+        read back holds our value exactly when our ``add`` took it. One round trip."""
+        found = self._client()
+        if found is None:
+            return super().add_and_get(add_key, value, timeout, get_key)
+        hashed, make = found
+        cache: Any = self.cache
+        lock, entry = make(add_key), make(get_key)
+        expire = cache.get_backend_timeout(timeout)
+        server = _single(hashed)
+        if server is None:
+            hashed.add(lock, value, expire, noreply=True)
+            got = hashed.get_many([lock, entry])
+        else:  # one server in rotation: HashClient's own calls minus its pure-Python key hashing
+            run = hashed._safely_run_func
+            run(server, server.add, False, lock, value, expire, noreply=True)
+            got = run(server, server.get_many, {}, [lock, entry])
+        held = got.get(lock)
+        if held is None:  # the server did not take the add (a failing server): ask, with a reply
+            return bool(hashed.add(lock, value, expire, noreply=False)), got.get(entry)
+        return held == value, got.get(entry)
+
+    def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
+        """The entry stored as Django's ``set`` does (a value memcached refuses is deleted), the
+        lock released with ``noreply`` behind it: one round trip."""
+        found = self._client()
+        if found is None:
+            super().set_and_delete(set_key, value, timeout, delete_key)
+            return
+        hashed, make = found
+        cache: Any = self.cache
+        entry, lock = make(set_key), make(delete_key)
+        expire = cache.get_backend_timeout(timeout)
+        server = _single(hashed)
+        if server is None:
+            if not hashed.set(entry, value, expire, noreply=False):
+                hashed.delete(entry, noreply=True)
+            hashed.delete(lock, noreply=True)
+            return
+        run = hashed._safely_run_func
+        if not run(server, server.set, False, entry, value, expire, noreply=False):
+            run(server, server.delete, False, entry, noreply=True)
+        run(server, server.delete, False, lock, noreply=True)
 
     def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
         summary = super().summarize_server(row)

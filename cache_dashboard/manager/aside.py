@@ -167,7 +167,8 @@ class Miss:
         ``min(2 × last fetch, STAMPEDE_MAX_WAIT)``."""
         try:
             limit = float(get_setting("STAMPEDE_MAX_WAIT"))
-            _token, hint, taken_at = _lock_parts(self.cache.get(self.lock_key))
+            adapter = get_adapter(self.alias)
+            _token, hint, taken_at = _lock_parts(adapter.get_lock(self.lock_key))
             if hint:
                 limit = min(2 * hint, limit)
             deadline = time.monotonic() + limit
@@ -177,11 +178,11 @@ class Miss:
             while time.monotonic() < deadline:
                 time.sleep(min(pause * random.uniform(0.8, 1.2), max(0.0, deadline - time.monotonic())))
                 pause = min(pause * 1.5, MAX_PAUSE) if pause <= MAX_PAUSE else MAX_PAUSE
-                got = self.cache.get_many([self.ekey, self.lock_key])
-                entry = self._current(got.get(self.ekey))
+                held, stored = adapter.lock_and_get(self.lock_key, self.ekey)
+                entry = self._current(stored)
                 if entry is not None:
                     return entry[VALUE]
-                if self.lock_key not in got:  # the holder failed and released: no value is coming
+                if held is None:  # the holder failed and released: no value is coming
                     break
         except Exception:
             pass
@@ -223,12 +224,13 @@ class Miss:
         if self.taken is None:
             return
         try:
+            adapter = get_adapter(self.alias)
             if self._still_ours():
-                self.cache.delete(self.lock_key)
+                adapter.release_lock(self.lock_key)
             else:  # it may have expired and been taken by another caller: only if it is ours
-                token, _hint, _taken = _lock_parts(self.cache.get(self.lock_key))
+                token, _hint, _taken = _lock_parts(adapter.get_lock(self.lock_key))
                 if token == self.token:
-                    self.cache.delete(self.lock_key)
+                    adapter.release_lock(self.lock_key)
         except Exception:
             pass  # the lock's TTL frees it
         self.taken = None

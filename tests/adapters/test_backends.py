@@ -106,3 +106,43 @@ def test_system_checks(servers: object) -> None:
     assert "cache_dashboard.W003" in _ids(CACHES={**settings.CACHES, "bare": no_timeouts})
     assert "cache_dashboard.W004" in _ids(CACHES={**settings.CACHES, "long": {
         **no_timeouts, "KEY_PREFIX": "p" * 70, "OPTIONS": {"timeout": 1, "connect_timeout": 1}}})
+
+
+# -- the miss path's two steps (issue 8): one round trip each where the backend allows ------------
+@pytest.mark.parametrize("alias_name", ["locmem", "redis", "django_redis", "memcached", "memcached_pool", "file"])
+def test_lock_and_reread_then_store_and_release(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    adapter = get_adapter(alias_name)
+    cache = adapter.cache
+    cache.set("entry", "old", 60)
+    assert adapter.add_and_get("lock", "mine 0.1 1.0", 10, "entry") == (True, "old")
+    assert adapter.add_and_get("lock", "theirs 0.1 1.0", 10, "entry") == (False, "old")
+    assert adapter.get_lock("lock") == "mine 0.1 1.0"  # the first holder keeps it
+    assert adapter.lock_and_get("lock", "entry") == ("mine 0.1 1.0", "old")
+    adapter.set_and_delete("entry", {"new": [1, 2]}, 60, "lock")
+    assert cache.get("entry") == {"new": [1, 2]} and adapter.get_lock("lock") is None
+    assert adapter.lock_and_get("lock", "entry") == (None, {"new": [1, 2]})
+    assert adapter.add_and_get("lock", "next", 10, "absent") == (True, None)
+    adapter.release_lock("lock")
+    assert adapter.get_lock("lock") is None and adapter.add_and_get("lock", "again", 1, "absent")[0] is True
+    time.sleep(2.1)  # a lock expires by its own TTL (memcached's clock ticks once a second)
+    assert adapter.get_lock("lock") is None and adapter.add_and_get("lock", "later", 10, "absent")[0] is True
+    adapter.release_lock("lock")
+
+
+def test_memcached_noreply_steps_only_with_no_delay(servers: object) -> None:
+    # Without TCP_NODELAY a request sent behind a noreply command waits out the server's delayed
+    # ACK (~40 ms): the noreply steps are for sockets with no_delay (the README's setup) only.
+    require("memcached", servers)  # type: ignore[arg-type]
+    assert get_adapter("memcached")._client() is not None  # type: ignore[attr-defined]
+    assert get_adapter("memcached_pool")._client() is None  # type: ignore[attr-defined]  # no no_delay
+
+
+def test_memcached_refused_value_is_not_left_behind(servers: object) -> None:
+    require("memcached", servers)  # type: ignore[arg-type]
+    adapter = get_adapter("memcached")
+    adapter.cache.set("big", "old", 60)
+    assert adapter.add_and_get("big-lock", "mine", 10, "big")[0] is True
+    with pytest.raises(Exception):  # noqa: B017, PT011 - pymemcache's MemcacheServerError, as Django's set raises
+        adapter.set_and_delete("big", b"x" * (2 * 1024 * 1024), 60, "big-lock")  # over memcached's 1 MiB
+    assert adapter.cache.get("big") is None  # memcached unlinks the old item on a refused SET, as for Django's set

@@ -57,9 +57,9 @@ def test_concurrent_process_misses_fetch_once(alias_name: str, servers: object) 
 def test_crashed_lock_holder_does_not_block_forever(cm: CacheManager) -> None:
     # A holder that died: its lock exists, no value will ever come. The waiter fetches itself
     # after the bounded wait instead of hanging; the lock's own TTL frees the key later.
-    cache = caches[cm.alias]
     kb = testing.keys(cm.alias)
-    cache.add(kb.lock(kb.entry("orphan", None)), lock_value("dead-token", 0.1), 30)
+    orphan = kb.entry("orphan", None)
+    get_adapter(cm.alias).add_and_get(kb.lock(orphan), lock_value("dead-token", 0.1), 30, orphan)
     with override_settings(CACHE_DASHBOARD={"STAMPEDE_MAX_WAIT": 0.3}):
         start = time.monotonic()
         assert cm.get("orphan", lambda: "mine", 60) == "mine"
@@ -70,15 +70,15 @@ def test_crashed_lock_holder_does_not_block_forever(cm: CacheManager) -> None:
 
 def test_lock_has_a_ttl(cm: CacheManager) -> None:
     # A holder stuck in its fetch longer than STAMPEDE_LOCK_TIMEOUT loses the lock by expiry.
-    cache = caches[cm.alias]
     kb = testing.keys(cm.alias)
     lock_key = kb.lock(kb.entry("locked", None))
+    adapter = get_adapter(cm.alias)  # (LocMem keeps its locks in process memory, not in the cache)
     seen = []
 
     def fetch() -> str:
-        seen.append(cache.get(lock_key))
+        seen.append(adapter.get_lock(lock_key))
         time.sleep(2.2)
-        seen.append(cache.get(lock_key))
+        seen.append(adapter.get_lock(lock_key))
         return "v"
 
     with override_settings(CACHE_DASHBOARD={"STAMPEDE_LOCK_TIMEOUT": 1}):
