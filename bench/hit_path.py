@@ -105,7 +105,7 @@ def main() -> None:
                                  "OPTIONS": {"SOCKET_TIMEOUT": 1, "SOCKET_CONNECT_TIMEOUT": 1}},
                 "memcached": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
                               "LOCATION": memcached.address,
-                              "OPTIONS": {"timeout": 1, "connect_timeout": 1}},
+                              "OPTIONS": {"timeout": 1, "connect_timeout": 1, "no_delay": True}},
             },
             INSTALLED_APPS=["cache_dashboard"],
             CACHE_DASHBOARD={"TTL_OVERRIDES": None, "PURGE_ON_INVALIDATE": False},
