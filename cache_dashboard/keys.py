@@ -128,7 +128,11 @@ class KeyLayout:
         keys that start with ``prefix`` (matched literally) and go on as ``glob`` (see ``Adapter.scan``)."""
         if nns is None:
             return f"{self.base}k:{{", f"{pattern}}}"
-        return f"{self.base}n:{{{nns}}}:", pattern
+        return f"{self.namespaced_entries()}{nns}}}:", pattern
+
+    def namespaced_entries(self) -> str:
+        """The prefix of every namespaced entry (``<NS>}:<K>`` follows it)."""
+        return f"{self.base}n:{{"
 
     def lock(self, entry_key: str) -> str:
         """The stampede lock of an entry key (same hash tag: the entry and its lock are read together)."""

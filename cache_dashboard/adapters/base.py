@@ -220,11 +220,13 @@ class Adapter:
         return sum(1 for key in keys if cache.delete(key))
 
     # -- key listing (capabilities.pattern_invalidation) --------------------------------------
-    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[Any], bool] | None = None,
-                    pace: Callable[[float], None] | None = None) -> int:
+    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[bytes, Any], bool] | None = None,
+                    pace: Callable[[float], None] | None = None, *,
+                    select: Callable[[bytes], bool] | None = None, count: int = 1000) -> int:
         """Delete the keys that start with ``prefix`` and go on as ``glob``; with ``only``, just
-        those whose value passes ``only(value)``; ``pace(seconds)`` is called after each batch
-        with the time it took. Returns how many were deleted."""
+        those (of the raw keys ``select`` lets through) whose value passes ``only(raw_key, value)``;
+        ``pace(seconds)`` is called after each batch with the time it took; ``count`` keys are
+        listed per call. Returns how many were deleted."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
     def scan_count(self, prefix: str, glob: str = "*") -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from cache_dashboard.adapters.fastread import FastReader
@@ -20,8 +21,8 @@ class DjangoRedisAdapter(RedisAdapter):
     def _client_obj(self) -> Any:
         return self.cache.client  # type: ignore[attr-defined]  # django-redis's public client; BaseCache has none
 
-    def decode(self, raw: bytes) -> Any:
-        return self._client_obj().decode(raw)  # decompresses, then deserialises
+    def decoder(self) -> Callable[[bytes], Any]:
+        return self._client_obj().decode  # type: ignore[no-any-return]  # decompresses, then deserialises
 
     def encode(self, value: Any) -> Any:
         return self._client_obj().encode(value)  # serialises, then compresses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -14,11 +15,26 @@ from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
 
+#: Keys asked of one SCAN call, and per UNLINK.
 SCAN_COUNT = 1000
+#: Keys per conditional delete of a purge (MGET, then a compare-and-UNLINK script). Each command
+#: blocks the server for every client, so steps stay small.
+PURGE_CHUNK = 100
+#: Bytes of values sent back to the server in one compare-and-UNLINK call.
+COMPARE_BYTES = 256 * 1024
+#: UNLINK each key whose value is still the one given (a key rewritten since it was read is kept).
+#: Linear, unlike WATCH of n keys, which costs O(n²) in one call on Redis 7.0 and a slow EXEC
+#: after it (13.6 ms + 4.8 ms for 1,000 keys, 0.45 + 0.54 ms for 100, measured).
+_COMPARE_AND_UNLINK = """
+local n = 0
+for i, key in ipairs(KEYS) do
+  if redis.pcall('GET', key) == ARGV[i] then n = n + redis.call('UNLINK', key) end
+end
+return n
+"""
+_COMPARE_AND_UNLINK_SHA = hashlib.sha1(_COMPARE_AND_UNLINK.encode()).hexdigest()
 #: Attribute of a backend instance holding its reused write client.
 WRITE_CLIENT_ATTR = "_cache_dashboard_write_client"
-#: Tries of one purge batch when writers keep changing its keys meanwhile.
-WATCH_ATTEMPTS = 3
 #: INFO fields kept in the health report, under the names INFO gives them.
 INFO_FIELDS = (
     "redis_version", "uptime_in_seconds", "used_memory", "maxmemory", "evicted_keys", "expired_keys",
@@ -57,7 +73,11 @@ class RedisAdapter(Adapter):
         return found
 
     def decode(self, raw: bytes) -> Any:
-        return self._client_obj()._serializer.loads(raw)
+        return self.decoder()(raw)
+
+    def decoder(self) -> Callable[[bytes], Any]:
+        """The backend's own deserialiser, looked up once for a batch of values."""
+        return self._client_obj()._serializer.loads  # type: ignore[no-any-return]
 
     def encode(self, value: Any) -> Any:
         """``value`` as this cache stores it (bytes, or an int stored as digits)."""
@@ -156,54 +176,72 @@ class RedisAdapter(Adapter):
         return int(self.client().unlink(*[self.raw_key(k) for k in keys]))
 
     # -- SCAN, never KEYS ------------------------------------------------------------------------
-    def _scan(self, prefix: str, glob: str) -> Iterator[tuple[Any, list[bytes]]]:
+    def _scan(self, prefix: str, glob: str, count: int = SCAN_COUNT) -> Iterator[tuple[Any, list[bytes]]]:
         client = self.client()
         match = escape_glob(self.raw_prefix(prefix)) + glob
         batch: list[bytes] = []
-        for raw in client.scan_iter(match=match, count=SCAN_COUNT):
+        for raw in client.scan_iter(match=match, count=count):
             batch.append(raw)
-            if len(batch) >= SCAN_COUNT:
+            if len(batch) >= count:
                 yield client, batch
                 batch = []
         if batch:
             yield client, batch
 
-    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[Any], bool] | None = None,
-                    pace: Callable[[float], None] | None = None) -> int:
-        """UNLINK every key under ``prefix`` matching ``glob``, in batches of ~1000.
+    def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[bytes, Any], bool] | None = None,
+                    pace: Callable[[float], None] | None = None, *,
+                    select: Callable[[bytes], bool] | None = None, count: int = SCAN_COUNT) -> int:
+        """UNLINK every key under ``prefix`` matching ``glob``, SCANning ``count`` keys at a time.
 
-        With ``only``, a batch's values are read first and only keys whose decoded value passes
-        ``only(value)`` are unlinked (used to purge old generations and keep fresh entries).
+        With ``only``, values are read first (``PURGE_CHUNK`` keys at a time, of the raw keys that
+        pass ``select``) and only keys whose decoded value passes ``only(raw_key, value)`` are
+        unlinked (purges: old generations go, fresh entries stay). ``pace`` is called after each
+        chunk with the seconds since the last call.
         """
         deleted = 0
         started = time.perf_counter()
-        for client, batch in self._scan(prefix, glob):
-            deleted += int(client.unlink(*batch)) if only is None else self._unlink_if(client, batch, only)
-            if pace is not None:
+        for client, batch in self._scan(prefix, glob, count):
+            if only is None:
+                deleted += int(client.unlink(*batch))
+                continue
+            if select is not None:
+                batch = [key for key in batch if select(key)]
+            for start in range(0, len(batch), PURGE_CHUNK):
+                deleted += self._unlink_if(client, batch[start:start + PURGE_CHUNK], only)
+                if pace is not None:  # the time since the last pause, SCAN included
+                    pace(time.perf_counter() - started)
+                    started = time.perf_counter()
+            if pace is not None and not batch:
                 pace(time.perf_counter() - started)
                 started = time.perf_counter()
         return deleted
 
-    def _unlink_if(self, client: Any, keys: list[bytes], only: Callable[[Any], bool]) -> int:
-        """UNLINK those of ``keys`` whose value passes ``only``, atomically with the read: a key
-        rewritten in between (a fresh entry written since) is kept. WATCH + MULTI/EXEC, tried
-        again a few times when a writer got in; then left to expire (a purge only returns memory)."""
-        from redis.exceptions import WatchError
+    def _unlink_if(self, client: Any, keys: list[bytes], only: Callable[[bytes, Any], bool]) -> int:
+        """UNLINK those of ``keys`` whose value passes ``only``, atomically with the read: the
+        server deletes a key only if it still holds the value read (a fresh entry written since
+        is kept), by a script, in calls of at most ``COMPARE_BYTES`` of values."""
+        decode = self.decoder()
+        values = client.mget(keys)
+        doomed = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None and only(k, decode(v))]
+        deleted = 0
+        while doomed:
+            size, cut = 0, 0
+            while cut < len(doomed) and (cut == 0 or size + len(doomed[cut][1]) <= COMPARE_BYTES):
+                size += len(doomed[cut][1])
+                cut += 1
+            part, doomed = doomed[:cut], doomed[cut:]
+            deleted += self._compare_and_unlink(client, [k for k, _ in part], [v for _, v in part])
+        return deleted
 
-        for _attempt in range(WATCH_ATTEMPTS):
-            with client.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(*keys)
-                    values = pipe.mget(keys)
-                    doomed = [k for k, v in zip(keys, values, strict=True) if v is not None and only(self.decode(v))]
-                    if not doomed:
-                        return 0
-                    pipe.multi()
-                    pipe.unlink(*doomed)
-                    return int(pipe.execute()[0])
-                except WatchError:
-                    continue
-        return 0
+    @staticmethod
+    def _compare_and_unlink(client: Any, keys: list[bytes], values: list[bytes]) -> int:
+        from redis.exceptions import NoScriptError
+
+        try:
+            return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
+        except NoScriptError:  # a server that restarted or flushed its scripts
+            client.script_load(_COMPARE_AND_UNLINK)
+            return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
 
     def scan_count(self, prefix: str, glob: str = "*") -> int:
         return sum(len(batch) for _client, batch in self._scan(prefix, glob))

@@ -185,8 +185,8 @@ class CacheManager:
     def purge_namespace(self, namespace: str) -> int:
         """Delete physically, now, the entries of a namespace left behind by ``invalidate_namespace``.
 
-        Redis only: SCAN COUNT 1000 over the namespace's keys, then UNLINK per batch those whose
-        generation is not the current one (entries written since the invalidation are kept).
+        Redis only: SCAN the namespace's keys in small steps, then UNLINK those whose generation
+        is not the current one (entries written since the invalidation are kept).
         This returns memory; correctness never depends on it. Returns how many were deleted.
         ``invalidate_namespace`` asks the process's background worker for the same (see
         ``manager.purge``).

@@ -10,6 +10,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from cache_dashboard import CacheManager, UnsupportedOperation, testing
+from cache_dashboard.keys import normalize_namespace
 from cache_dashboard.manager import purge
 from cache_dashboard.testing import flusher_paused
 from tests.conftest import require
@@ -112,7 +113,7 @@ def test_purge_keeps_an_entry_rewritten_between_its_read_and_its_delete(
     with override_settings(CACHE_DASHBOARD={"PURGE_ON_INVALIDATE": False}):
         cm.set("k", "old", 600, namespace="race")
         cm.invalidate_namespace("race")
-        decode = cm.adapter.decode
+        decode = cm.adapter.decoder()
         writes: list[str] = []
 
         def decode_then_write(raw: bytes) -> object:
@@ -121,7 +122,7 @@ def test_purge_keeps_an_entry_rewritten_between_its_read_and_its_delete(
                 assert cm.set("k", "new", 600, namespace="race")
             return decode(raw)
 
-        monkeypatch.setattr(cm.adapter, "decode", decode_then_write)
+        monkeypatch.setattr(cm.adapter, "decoder", lambda: decode_then_write)
         assert cm.purge_namespace("race") == 0
     assert writes == ["new"]
     assert cm.get("k", namespace="race") == "new"
@@ -150,6 +151,32 @@ def test_purge_namespace_deletes_physically_and_only_that_namespace(alias_name: 
     assert cm.get("fresh", namespace="big") == "kept"
     assert cm.get("k1", namespace="other") == "keep"
     assert caches[alias_name].get("foreign") == "keep"
+
+
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
+def test_one_scan_purges_several_namespaces_and_only_their_old_entries(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    names = ["a", "b", "odd name/ü", "untouched"]
+    for ns in names:
+        for i in range(300):
+            cm.set(f"k{i}", i, 600, namespace=ns)
+    with override_settings(CACHE_DASHBOARD={"PURGE_ON_INVALIDATE": False}):
+        for ns in names:
+            cm.invalidate_namespace(ns)  # "untouched" is invalidated too, but not purged below
+    for ns in names:
+        cm.set("fresh", ns, 600, namespace=ns)
+    kb = testing.keys(alias_name)
+    client = cm.adapter.client()
+    scans = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
+    assert purge.purge_many(alias_name, ["a", "b", "odd name/ü"]) == 900
+    walked = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) - scans
+    keys = client.dbsize()
+    assert walked <= keys // purge.PURGE_SCAN_COUNT + 10  # one walk of the database, not three
+    for ns in names[:3]:
+        assert cm.adapter.scan_count(*kb.entry_match(normalize_namespace(ns), "*")) == 1
+        assert cm.get("fresh", namespace=ns) == ns
+    assert cm.adapter.scan_count(*kb.entry_match("untouched", "*")) == 301
 
 
 def test_invalidate_namespace_on_redis_purges_in_background(servers: object, settings: object) -> None:
@@ -189,13 +216,13 @@ def test_a_burst_of_invalidations_is_one_purge_or_two(servers: object, settings:
     for i in range(3000):
         cm.set(f"k{i}", i, 600, namespace="busy")
     runs: list[str] = []
-    real = purge.purge
+    real = purge.purge_many
 
-    def counted(alias: str, namespace: str, *, paced: bool = False) -> int:
-        runs.append(namespace)
-        return real(alias, namespace, paced=paced)
+    def counted(alias: str, namespaces: list[str], *, paced: bool = False) -> int:
+        runs.extend(namespaces)
+        return real(alias, namespaces, paced=paced)
 
-    monkeypatch.setattr(purge, "purge", counted)
+    monkeypatch.setattr(purge, "purge_many", counted)
     threads_before = {t.name for t in threading.enumerate()}
     for _ in range(30):
         cm.invalidate_namespace("busy")
