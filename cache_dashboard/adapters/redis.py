@@ -206,11 +206,12 @@ class RedisAdapter(Adapter):
                 continue
             if select is not None:
                 batch = [key for key in batch if select(key)]
-            for start in range(0, len(batch), PURGE_CHUNK):
-                deleted += self._unlink_if(client, batch[start:start + PURGE_CHUNK], only)
-                if pace is not None:  # the time since the last pause, SCAN included
-                    pace(time.perf_counter() - started)
-                    started = time.perf_counter()
+            for group in _by_hash_tag(batch):  # one slot per call, as Redis Cluster requires
+                for start in range(0, len(group), PURGE_CHUNK):
+                    deleted += self._unlink_if(client, group[start:start + PURGE_CHUNK], only)
+                    if pace is not None:  # the time since the last pause, SCAN included
+                        pace(time.perf_counter() - started)
+                        started = time.perf_counter()
             if pace is not None and not batch:
                 pace(time.perf_counter() - started)
                 started = time.perf_counter()
@@ -284,6 +285,18 @@ class RedisAdapter(Adapter):
         summary = super().summarize_server(row)
         summary.update({ours: row.get(theirs) for theirs, ours in _SUMMARY.items()})
         return summary
+
+
+def _by_hash_tag(keys: list[bytes]) -> list[list[bytes]]:
+    """``keys`` grouped by their Redis Cluster hash tag (the text between the first ``{`` and the
+    next ``}``, when not empty; else the whole key), in first-seen order."""
+    groups: dict[bytes, list[bytes]] = {}
+    for key in keys:
+        start = key.find(b"{")
+        end = key.find(b"}", start + 1) if start >= 0 else -1
+        tag = key[start + 1:end] if end > start + 1 else key
+        groups.setdefault(tag, []).append(key)
+    return list(groups.values())
 
 
 def _seconds(timeout: float | None) -> int | None:

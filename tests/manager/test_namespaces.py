@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import Any
 
 import pytest
 from django.core.cache import caches
@@ -154,7 +155,9 @@ def test_purge_namespace_deletes_physically_and_only_that_namespace(alias_name: 
 
 
 @pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
-def test_one_scan_purges_several_namespaces_and_only_their_old_entries(alias_name: str, servers: object) -> None:
+def test_one_scan_purges_several_namespaces_and_only_their_old_entries(
+    alias_name: str, servers: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     require(alias_name, servers)  # type: ignore[arg-type]
     cm = CacheManager(alias_name)
     names = ["a", "b", "odd name/ü", "untouched"]
@@ -168,6 +171,16 @@ def test_one_scan_purges_several_namespaces_and_only_their_old_entries(alias_nam
         cm.set("fresh", ns, 600, namespace=ns)
     kb = testing.keys(alias_name)
     client = cm.adapter.client()
+    slots: list[set[int]] = []
+    real = type(cm.adapter)._compare_and_unlink
+
+    def one_slot_per_call(client: Any, keys: list[bytes], values: list[bytes]) -> int:
+        from redis.crc import key_slot
+
+        slots.append({key_slot(key) for key in keys})
+        return real(client, keys, values)
+
+    monkeypatch.setattr(type(cm.adapter), "_compare_and_unlink", staticmethod(one_slot_per_call))
     scans = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
     assert purge.purge_many(alias_name, ["a", "b", "odd name/ü"]) == 900
     walked = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) - scans
@@ -177,6 +190,7 @@ def test_one_scan_purges_several_namespaces_and_only_their_old_entries(alias_nam
         assert cm.adapter.scan_count(*kb.entry_match(normalize_namespace(ns), "*")) == 1
         assert cm.get("fresh", namespace=ns) == ns
     assert cm.adapter.scan_count(*kb.entry_match("untouched", "*")) == 301
+    assert slots and all(len(s) == 1 for s in slots)  # each call one Redis Cluster slot
 
 
 def test_invalidate_namespace_on_redis_purges_in_background(servers: object, settings: object) -> None:
