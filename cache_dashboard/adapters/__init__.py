@@ -9,7 +9,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from cache_dashboard.adapters.base import Adapter, Capabilities
+from cache_dashboard.adapters.base import Adapter, Capabilities, forget_instances, instance
 
 # BACKEND class path (or a base class of it) -> adapter class path.
 ADAPTERS: dict[str, str] = {
@@ -54,8 +54,9 @@ def get_adapter(alias: str) -> Adapter:
 
 
 def reset() -> None:
-    """Forget every adapter (they are rebuilt from CACHES on next use)."""
+    """Forget every adapter and remembered backend instance (rebuilt from CACHES on next use)."""
     _adapters.clear()
+    forget_instances()
 
 
 @receiver(setting_changed)
@@ -64,4 +65,4 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
         reset()
 
 
-__all__ = ["Adapter", "Capabilities", "get_adapter", "reset"]
+__all__ = ["Adapter", "Capabilities", "get_adapter", "instance", "reset"]

@@ -3,25 +3,16 @@
 Through the adapter's readers (kept on the backend instance, so per thread: see
 ``adapters.fastread``), with the cache's own ``make_key``. Measured by ``bench/hit_path.py``.
 
-The backend instance is the one ``caches[alias]`` gave this thread first, remembered in a
-``threading.local``: ``caches[alias]`` goes through asgiref's context-local storage (a lock and
-several calls, 1.1 µs — an eighth of a LocMem hit). In a sync thread (WSGI, commands, workers)
-that is exactly the instance Django keeps for the thread. In an event loop's thread Django would
-make one per request context; one per thread serves them as well, since sync calls in one thread
-never overlap. Forgotten when ``CACHES`` changes, as Django's own are.
+The backend instance is this thread's (``adapters.base.instance``: ``caches[alias]`` remembered).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
-from cache_dashboard.adapters import get_adapter
+from cache_dashboard.adapters import base, get_adapter
 from cache_dashboard.adapters.fastread import READERS_ATTR, demote, is_fast
 from cache_dashboard.keys import KeyLayout
 from cache_dashboard.manager import epochs
@@ -30,32 +21,13 @@ from cache_dashboard.manager import epochs
 #: under it (not yet validated) and the namespace generation (None without a namespace).
 Read = tuple[BaseCache, KeyLayout, str, Any, Any]
 
-_instances = threading.local()  # alias -> this thread's backend instance, in its __dict__
-
-
-def instance(alias: str) -> BaseCache:
-    """``caches[alias]``, remembered for this thread (see the module docstring)."""
-    known = _instances.__dict__
-    try:
-        return known[alias]  # type: ignore[no-any-return]
-    except KeyError:
-        found = known[alias] = caches[alias]
-        return found
-
-
-@receiver(setting_changed)
-def _forget(*, setting: str, **kwargs: Any) -> None:
-    global _instances
-    if setting == "CACHES":
-        _instances = threading.local()
-
 
 def read(alias: str, nkey: str, nns: str | None, *, public: bool = False) -> Read:
     """One round trip; ``public``: through Django's own ``get``/``get_many`` whatever the readers."""
     try:
-        cache = _instances.__dict__[alias]
+        cache = base._instances.__dict__[alias]
     except KeyError:
-        cache = instance(alias)
+        cache = base.instance(alias)
     keys = epochs.layout(alias)
     attrs = cache.__dict__
     if public or "get" in attrs:

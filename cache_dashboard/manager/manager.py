@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core.cache import caches
-
-from cache_dashboard.adapters import Adapter, Capabilities, get_adapter
+from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.keys import normalize_key, normalize_namespace
 from cache_dashboard.manager import epochs, health, lookup, purge, registry, stats
@@ -38,7 +36,7 @@ logger = logging.getLogger("cache_dashboard")
 
 
 class CacheManager:
-    """The shared cache API. Cheap to build; holds no connection (``caches[alias]`` per call)."""
+    """The shared cache API. Cheap to build; holds no connection (the thread's backend instance per call)."""
 
     def __init__(self, alias: str | None = None) -> None:
         self._alias = alias
@@ -141,7 +139,7 @@ class CacheManager:
     @staticmethod
     def _write(alias: str, key: str, nkey: str, namespace: str | None, nns: str | None, value: Any,
                seconds: float | None) -> bool:
-        cache = caches[alias]
+        cache = instance(alias)
         keys = epochs.layout(alias)
         gen = None if nns is None else epochs.generation(alias, keys, nns)
         seconds = ttl_policy.for_entry(alias, key, namespace, seconds)

@@ -31,9 +31,7 @@ import threading
 import time
 from typing import Any
 
-from django.core.cache import caches
-
-from cache_dashboard.adapters import get_adapter
+from cache_dashboard.adapters import get_adapter, instance
 from cache_dashboard.adapters.redis import RedisAdapter
 from cache_dashboard.conf import get_setting
 from cache_dashboard.keys import normalize_namespace, purges_key
@@ -68,7 +66,7 @@ def purge_many(alias: str, namespaces: list[str], *, paced: bool = False) -> int
     wanted = sorted({normalize_namespace(n) for n in namespaces})
     if not wanted:
         return 0
-    stored = caches[alias].get_many([layout.generation(nns) for nns in wanted])
+    stored = instance(alias).get_many([layout.generation(nns) for nns in wanted])
     current = {nns.encode(): stored.get(layout.generation(nns)) for nns in wanted}  # normalised: ASCII
     head = layout.namespaced_entries()
     prefix, glob = layout.entry_match(wanted[0], "*") if len(wanted) == 1 else (head, "*")

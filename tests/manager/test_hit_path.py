@@ -144,20 +144,20 @@ def test_locmem_reader_expires_and_keeps_lru_order_like_django(settings: Any, ex
 
 
 def test_the_hit_path_reads_through_the_instance_django_gives_the_thread(extra_alias: Any) -> None:
-    # lookup remembers caches[alias] per thread: the same instance Django keeps for a sync
+    # The adapters remember caches[alias] per thread: the same instance Django keeps for a sync
     # thread, another one in another thread, and a new one once CACHES changes.
-    from cache_dashboard.manager import lookup
+    from cache_dashboard.adapters import base
 
     extra_alias(mine={"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hp-mine"})
     cm = CacheManager("mine")
     cm.set("k", "v", 60)
     assert cm.get("k") == "v"
-    assert lookup.instance("mine") is caches["mine"]
+    assert base.instance("mine") is caches["mine"]
     seen: dict[str, Any] = {}
 
     def other() -> None:
         seen["value"] = cm.get("k")
-        seen["ours"], seen["django"] = lookup.instance("mine"), caches["mine"]
+        seen["ours"], seen["django"] = base.instance("mine"), caches["mine"]
 
     thread = threading.Thread(target=other)
     thread.start()
@@ -166,7 +166,7 @@ def test_the_hit_path_reads_through_the_instance_django_gives_the_thread(extra_a
     assert seen["ours"] is seen["django"] and seen["ours"] is not caches["mine"]
     extra_alias(mine={"BACKEND": "django.core.cache.backends.dummy.DummyCache"})
     assert cm.get("k") is None  # the new CACHES: a dummy cache, read through its new instance
-    assert lookup.instance("mine") is caches["mine"]
+    assert base.instance("mine") is caches["mine"]
 
 
 @pytest.mark.parametrize("kind", ["redis", "memcached"])

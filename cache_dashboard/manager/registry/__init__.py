@@ -20,9 +20,7 @@ counted: :meth:`Registry.dropped`), and a re-mark replaces the entry (counted on
 
 from __future__ import annotations
 
-from django.core.cache import caches
-
-from cache_dashboard.adapters import Adapter, get_adapter
+from cache_dashboard.adapters import Adapter, get_adapter, instance
 from cache_dashboard.keys import normalize_namespace
 from cache_dashboard.manager import epochs
 from cache_dashboard.manager.registry.base import PUBLIC_FIELDS, Registry, Scope, entry
@@ -46,7 +44,7 @@ def forget() -> None:
 def scope(alias: str, namespace: str) -> Scope:
     """Where the registry of ``namespace`` in ``alias`` lives now (this thread's backend instance,
     the current epoch)."""
-    cache = caches[alias]
+    cache = instance(alias)
     return Scope(get_adapter(alias), cache, epochs.layout(alias), normalize_namespace(namespace), namespace)
 
 
