@@ -17,7 +17,9 @@ from cache_dashboard.models import TTL_MAX_SECONDS, TTL_MIN_SECONDS
 MAX_KEY_LENGTH = 250
 
 # Glob syntax understood by Redis SCAN MATCH: *, ?, [...] (with \ escapes).
-_GLOB_TOKEN = re.compile(r"\\.|\[[^\]]*\]|[*?]")
+# Redis's glob (util.c ``stringmatchlen``): a ``[`` class runs to its ``]`` or, unclosed, to the
+# end of the pattern, so ``*[^`` ("one character not in the empty set") matches every key.
+_GLOB_TOKEN = re.compile(r"\\.|\[[^\]]*(?:\]|$)|[*?]")
 
 
 def validate_cache_text(value: str) -> None:
@@ -35,6 +37,19 @@ def validate_cache_text(value: str) -> None:
                 code="invalid_char",
                 params={"char": repr(char)},
             )
+
+
+def validate_pattern(value: str) -> None:
+    """A glob pattern matches keys as CacheManager stores them, where a space is ``%20`` (keys
+    are percent-encoded): whitespace in a pattern could never match, and the manager refuses it."""
+    validate_cache_text(value)
+    if any(char.isspace() for char in value):
+        raise ValidationError(
+            _("A pattern cannot contain spaces: keys are stored with a space written as %(code)s. "
+              "Use %(code)s or ? in its place."),
+            code="space",
+            params={"code": "%20"},
+        )
 
 
 def is_match_all(pattern: str) -> bool:
@@ -131,7 +146,7 @@ class InvalidatePatternForm(AliasFormMixin):
         max_length=MAX_KEY_LENGTH,
         strip=False,
         help_text=_("Glob syntax: * any characters, ? one character, [abc] one of a set."),
-        validators=[validate_cache_text],
+        validators=[validate_pattern],
     )
     namespace = forms.ChoiceField(label=_("Namespace"), required=False)
     allow_match_all = forms.BooleanField(

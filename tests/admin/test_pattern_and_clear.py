@@ -105,3 +105,34 @@ def test_clear_keeps_foreign_keys(client_for: Any, redis_cm: CacheManager) -> No
     assert redis_cm.get("other", namespace="ruc") is None
     assert caches["redis"].get("someone-elses-key") == "keep"
     assert CacheAuditEntry.objects.get().action == "clear"
+
+
+@pytest.mark.parametrize("pattern", ["*[^", "?*[^", "[^]*", "**[^", "*[^]"])
+def test_patterns_redis_reads_as_match_all_are_guarded(client_for: Any, redis_cm: CacheManager,
+                                                       pattern: str) -> None:
+    # Redis's glob runs an unclosed "[" class to the end of the pattern: "*[^" is "any key with
+    # one character not in the empty set", every key. The guard must see it so (and Redis agrees).
+    assert redis_cm.count_pattern(pattern, namespace="ruc") == redis_cm.count_pattern("*", namespace="ruc") == 4
+    response = client_for("namespace").post(
+        reverse(URL), {"alias": "redis", "pattern": pattern, "namespace": "ruc", "confirm": "True"})
+    assert response.status_code == 200
+    assert [e.code for e in response.context["pattern_form"].errors.as_data()["pattern"]] == ["match_all"]
+    assert redis_cm.get("other", namespace="ruc") == "x"
+    assert not CacheAuditEntry.objects.exists()
+
+
+def test_a_pattern_with_a_space_is_a_form_error_not_a_500(client_for: Any, redis_cm: CacheManager) -> None:
+    from django.core.management import CommandError, call_command
+
+    redis_cm.set("user 9", 9, namespace="ruc")  # stored as "user%209"
+    response = client_for("namespace").post(reverse(URL), {"alias": "redis", "pattern": "user 9*", "namespace": "ruc"})
+    assert response.status_code == 200
+    [error] = response.context["pattern_form"].errors.as_data()["pattern"]
+    assert error.code == "space"
+    assert "a space written as %20. Use %20 or ?" in response.context["pattern_form"].errors["pattern"][0]
+    assert "count" not in response.context  # nothing was counted, let alone deleted
+    assert redis_cm.count_pattern("user%209*", namespace="ruc") == 1  # what the message suggests works
+    with pytest.raises(CommandError, match="written as %20"):
+        call_command("cache_dashboard_invalidate", "--alias", "redis", "--pattern", "user 9*", "--namespace", "ruc")
+    assert redis_cm.get("user 9", namespace="ruc") == 9
+    assert not CacheAuditEntry.objects.exists()
