@@ -197,7 +197,9 @@ class Adapter:
     def create_version(self, key: str, value: int) -> int:
         """Create a missing version counter with ``value``; the value it holds (another writer's, if
         it was first; read where writes go, since a replica may not have it yet)."""
-        return value if self.cache.add(key, value, None) else int(self.get_primary(key))
+        if self.cache.add(key, value, None):
+            return value
+        return int(self._answered(key, self.get_primary(key)))
 
     def bump_version(self, key: str, initial: int) -> int:
         """Move a version counter on, atomically; a missing one starts from ``initial``."""
@@ -213,7 +215,19 @@ class Adapter:
         except ValueError:
             if cache.add(key, initial + delta, timeout):
                 return initial + delta
-            return int(cache.incr(key, delta))
+            try:
+                return int(cache.incr(key, delta))
+            except ValueError:
+                return int(self._answered(key, None))
+
+    def _answered(self, key: str, found: Any) -> Any:
+        """``found``, unless the key is neither addable nor there: a client answering every call
+        with its defaults (pymemcache, for a second after a server failed) — a failure the
+        breaker must hear of, not an ``int(None)``."""
+        if found is None:
+            raise ConnectionError(f"cache alias {self.alias!r} neither stored nor returned {key!r}: "
+                                  "is its server down?")
+        return found
 
     def decr(self, key: str, delta: int = 1) -> None:
         """Take ``delta`` off an integer key if it exists (a missing one stays missing: memcached

@@ -236,3 +236,23 @@ def test_errors_are_logged_rate_limited(extra_alias, caplog: pytest.LogCaptureFi
         for _ in range(20):
             cm.get("k", lambda: 1, 60)
     assert len([r for r in caplog.records if "failed" in r.getMessage()]) == 1
+
+
+def test_a_memcached_client_answering_defaults_is_a_cache_failure_not_a_type_error(extra_alias) -> None:  # type: ignore[no-untyped-def]
+    # For a second after a server failed, pymemcache answers every call with its defaults
+    # without trying (None for get and incr, False for add). The epoch and generation counters
+    # then neither exist nor can be created: that is the cache being down (CacheUnavailable,
+    # the breaker told), not int(None).
+    extra_alias(gone={"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                      "LOCATION": f"127.0.0.1:{free_port()}", "OPTIONS": {"retry_timeout": 30}})
+    from django.core.cache import caches
+
+    with pytest.raises(OSError):
+        caches["gone"].get("first")  # refused: pymemcache marks the server failed
+    assert caches["gone"].add("k", 1) is False and caches["gone"].get("k") is None  # defaults now
+    cm = CacheManager("gone")
+    for mutation in (cm.clear_all, lambda: cm.invalidate_namespace("ruc")):
+        with pytest.raises(CacheUnavailable):
+            mutation()
+    assert get_breaker("gone").failures >= 1
+    assert cm.get("k", lambda: "fetched", 60, namespace="ruc") == "fetched"  # reads fail open
