@@ -115,51 +115,52 @@ class PyMemcacheAdapter(Adapter):
             return None
         return client, key_maker(cache)
 
+    def _direct(self, timeout: float | None, *keys: str) -> tuple[Callable[..., Any], list[str], Any] | None:
+        """``(call, raw keys, expire)`` for the one-round-trip methods, or None (Django's API then):
+        ``call(name, default, *args)`` runs a client command through HashClient, or — one server
+        in rotation — through its own failure handling minus its pure-Python key hashing."""
+        found = self._client()
+        if found is None:
+            return None
+        hashed, make = found
+        expire = self.cache.get_backend_timeout(timeout)
+        server = _single(hashed)
+        if server is None:
+            def call(name: str, default: Any, *args: Any, **kwargs: Any) -> Any:
+                return getattr(hashed, name)(*args, **kwargs)
+        else:
+            run = hashed._safely_run_func
+
+            def call(name: str, default: Any, *args: Any, **kwargs: Any) -> Any:
+                return run(server, getattr(server, name), default, *args, **kwargs)
+        return call, [make(key) for key in keys], expire
+
     def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
         """The ``add`` sent without waiting (``noreply``), then one ``get_many`` of the lock and the
         entry on the same connection: memcached runs a connection's commands in order, so the lock
         read back holds our value exactly when our ``add`` took it. One round trip."""
-        found = self._client()
-        if found is None:
+        direct = self._direct(timeout, add_key, get_key)
+        if direct is None:
             return super().add_and_get(add_key, value, timeout, get_key)
-        hashed, make = found
-        cache: Any = self.cache
-        lock, entry = make(add_key), make(get_key)
-        expire = cache.get_backend_timeout(timeout)
-        server = _single(hashed)
-        if server is None:
-            hashed.add(lock, value, expire, noreply=True)
-            got = hashed.get_many([lock, entry])
-        else:  # one server in rotation: HashClient's own calls minus its pure-Python key hashing
-            run = hashed._safely_run_func
-            run(server, server.add, False, lock, value, expire, noreply=True)
-            got = run(server, server.get_many, {}, [lock, entry])
+        call, (lock, entry), expire = direct
+        call("add", False, lock, value, expire, noreply=True)
+        got = call("get_many", {}, [lock, entry])
         held = got.get(lock)
         if held is None:  # the server did not take the add (a failing server): ask, with a reply
-            return bool(hashed.add(lock, value, expire, noreply=False)), got.get(entry)
+            return bool(call("add", False, lock, value, expire, noreply=False)), got.get(entry)
         return held == value, got.get(entry)
 
     def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
         """The entry stored as Django's ``set`` does (a value memcached refuses is deleted), the
         lock released with ``noreply`` behind it: one round trip."""
-        found = self._client()
-        if found is None:
+        direct = self._direct(timeout, set_key, delete_key)
+        if direct is None:
             super().set_and_delete(set_key, value, timeout, delete_key)
             return
-        hashed, make = found
-        cache: Any = self.cache
-        entry, lock = make(set_key), make(delete_key)
-        expire = cache.get_backend_timeout(timeout)
-        server = _single(hashed)
-        if server is None:
-            if not hashed.set(entry, value, expire, noreply=False):
-                hashed.delete(entry, noreply=True)
-            hashed.delete(lock, noreply=True)
-            return
-        run = hashed._safely_run_func
-        if not run(server, server.set, False, entry, value, expire, noreply=False):
-            run(server, server.delete, False, entry, noreply=True)
-        run(server, server.delete, False, lock, noreply=True)
+        call, (entry, lock), expire = direct
+        if not call("set", False, entry, value, expire, noreply=False):
+            call("delete", False, entry, noreply=True)
+        call("delete", False, lock, noreply=True)
 
     def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
         summary = super().summarize_server(row)
