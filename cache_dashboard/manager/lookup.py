@@ -24,10 +24,7 @@ Read = tuple[BaseCache, KeyLayout, str, Any, Any]
 
 def read(alias: str, nkey: str, nns: str | None, *, public: bool = False) -> Read:
     """One round trip; ``public``: through Django's own ``get``/``get_many`` whatever the readers."""
-    try:
-        cache = base._instances.__dict__[alias]
-    except KeyError:
-        cache = base.instance(alias)
+    cache = base.instance(alias)
     keys = epochs.layout(alias)
     attrs = cache.__dict__
     if public or "get" in attrs:
