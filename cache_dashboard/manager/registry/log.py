@@ -129,7 +129,8 @@ class LogRegistry(Registry):
         keys, nns = scope.keys, scope.nns
         if scope.cache.add(keys.registry(nns, f"rm:{normalize_key(reason)}"), 1, None):
             n = scope.adapter.incr(keys.registry(nns, "rs"), 1, None)
-            scope.cache.set(keys.registry(nns, f"rs:{n}"), reason, None)
+            # In a list: pymemcache writes a bare str as UTF-8, which refuses a lone surrogate.
+            scope.cache.set(keys.registry(nns, f"rs:{n}"), [reason], None)
 
     def _buckets(self, scope: Scope, reason: str, expires: float | None,
                  now: float) -> list[tuple[str, int | None]]:
@@ -161,8 +162,10 @@ class LogRegistry(Registry):
         keys, nns = scope.keys, scope.nns
         n = int(scope.cache.get(keys.registry(nns, "rs")) or 0)
         found = scope.cache.get_many([keys.registry(nns, f"rs:{i}") for i in range(1, n + 1)])
-        # A marker evicted and admitted again lists its reason twice: once is enough.
-        return list(dict.fromkeys(reason for reason in found.values() if isinstance(reason, str)))
+        # A marker evicted and admitted again lists its reason twice: once is enough. (Earlier
+        # versions wrote a bare str.)
+        listed = (value[0] if isinstance(value, list) and value else value for value in found.values())
+        return list(dict.fromkeys(reason for reason in listed if isinstance(reason, str)))
 
     def counts(self, scope: Scope, now: float) -> dict[str, int]:
         keys, nns = scope.keys, scope.nns

@@ -170,6 +170,12 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "surrogatepass") if isinstance(value, bytes) else str(value)
 
 
+def _bytes(text: str) -> bytes:
+    """Any ``str`` as the client sends it: a lone surrogate (what a JSON API can hand over) would
+    make the client's strict UTF-8 encoding refuse the whole mark; ``_text`` reads it back."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _expiry(value: Any) -> float | None:
     text = _text(value)
     return None if text in ("inf", "+inf") else float(text)
@@ -203,7 +209,7 @@ class SortedSetRegistry(Registry):
         zset = keys.registry(nns, f"x:{normalize_key(reason)}")
         _run(scope, _MARK, [keys.registry(nns, "t"), keys.registry(nns, "reasons"), keys.registry(nns, "d"),
                             keys.registry(nns, "dropped"), zset],
-             [nkey, repr(item["marked_at"]), "+inf" if expires is None else repr(expires), reason,
+             [nkey, repr(item["marked_at"]), "+inf" if expires is None else repr(expires), _bytes(reason),
               _redis(scope).encode(extras) if extras else "", int(cap or 0), ttl_ms, repr(now)])
         return dict(item)
 
