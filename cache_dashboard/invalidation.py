@@ -351,10 +351,10 @@ def rules_status() -> list[dict[str, Any]]:
         by_alias.setdefault(_manager(rule.alias).alias, []).append(rule)
     records: dict[int, dict[str, Any]] = {}
     for alias, group in by_alias.items():
-        try:
-            found = caches[alias].get_many([rule_key(rule.name) for rule in group])
-        except Exception:  # the cache is down: this process's own records, as last_fired() does
-            found = {}
+        # Through the breaker; the cache down (or the circuit open): this process's own records,
+        # as last_fired() does.
+        found = CacheManager(alias).read_quietly(caches[alias].get_many, [rule_key(rule.name) for rule in group],
+                                                 default={})
         for rule in group:
             record = found.get(rule_key(rule.name)) or rule.last_fired_local
             if isinstance(record, dict):

@@ -23,7 +23,7 @@ from cache_dashboard import adapters, ttl_store
 from cache_dashboard.adapters.fastread import forget_warnings
 from cache_dashboard.adapters.locmem import forget_versions
 from cache_dashboard.keys import KeyLayout
-from cache_dashboard.manager import epochs, purge, registry, stats
+from cache_dashboard.manager import epochs, health, purge, registry, stats
 from cache_dashboard.manager.breaker import reset_breakers
 
 
@@ -32,6 +32,7 @@ def reset() -> None:
     process-local caches (LocMem), the copies of epochs and TTL overrides, the adapters, and the
     fast-reader warnings already logged."""
     reset_breakers()
+    health.forget()
     registry.forget()
     stats.forget()
     epochs.forget()

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -131,3 +132,22 @@ class HungServer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class CountingHungServer(HungServer):
+    """Accepts and counts connections, never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted = 0
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)

@@ -35,6 +35,22 @@ def fail_open(alias: str, nns: str | None, count_skipped: bool, op: Callable[...
     return result
 
 
+def quiet(alias: str, default: Any, op: Callable[..., Any], *args: Any) -> Any:
+    """``op(*args)`` for a read of the dashboard's own (not the application's): through the
+    breaker, so an open circuit answers ``default`` at once instead of a socket timeout per page
+    or poll, and a failure tells the breaker; not counted among the application's errors."""
+    breaker = get_breaker(alias)
+    if not breaker.allow():
+        return default
+    try:
+        result = op(*args)
+    except Exception as exc:
+        breaker.failure(exc)
+        return default
+    breaker.success()
+    return result
+
+
 @contextmanager
 def loud(alias: str, operation: str, **params: Any) -> Iterator[None]:
     """Run a write the caller must know about: cache errors become :class:`CacheUnavailable`.

@@ -30,6 +30,8 @@ from cache_dashboard.manager.breaker import get_breaker
 
 T = TypeVar("T")
 _running: dict[str, threading.Thread] = {}
+#: The last probed report of each alias: what a check answers while the circuit is open.
+_last: dict[str, dict[str, Any]] = {}
 
 #: Translated names of the checks, by their stable ``name``.
 CHECK_LABELS = {
@@ -100,7 +102,12 @@ def check(alias: str) -> dict[str, Any]:
         return report
     report["backend"] = adapter.name
     report["location"] = adapter.location_display()
-    report["circuit"] = get_breaker(alias).state
+    breaker = get_breaker(alias)
+    report["circuit"] = breaker.state
+    if not breaker.allow():
+        # Through the breaker like every other read: an open circuit costs no socket timeout per
+        # page or poll; the half-open probe (below, when allowed) tells the breaker the outcome.
+        return _while_open(report, alias, started)
 
     def roundtrip() -> dict[str, Any]:
         cache = caches[alias]
@@ -137,7 +144,7 @@ def check(alias: str) -> dict[str, Any]:
                 results[name] = (True, target())
             except Exception as exc:
                 results[name] = (True, exc)
-        return _finish(report, adapter, results, started)
+        return _probed(alias, _finish(report, adapter, results, started), results)
     threads = {}
     language = translation.get_language()  # the probes' threads report in the caller's language
     probes: tuple[tuple[str, Callable[[], Any]], ...] = (("roundtrip", roundtrip), ("servers", servers))
@@ -153,7 +160,41 @@ def check(alias: str) -> dict[str, Any]:
     for name, (thread, box) in threads.items():
         thread.join(max(0.0, deadline - time.monotonic()) + 0.05)
         results[name] = box.get(name, (False, _no_answer(timeout)))
-    return _finish(report, adapter, results, started)
+    return _probed(alias, _finish(report, adapter, results, started), results)
+
+
+def _probed(alias: str, report: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """Tell the breaker how the round trip went, and keep the report for while it is open."""
+    breaker = get_breaker(alias)
+    outcome = results["roundtrip"][1]
+    if isinstance(outcome, BaseException):
+        breaker.failure(outcome)
+    else:
+        breaker.success()
+    _last[alias] = report
+    return report
+
+
+def _while_open(report: dict[str, Any], alias: str, started: float) -> dict[str, Any]:
+    """The report of a check skipped because the circuit is open: the last probe's result, said
+    to be that, or "unhealthy" when this process never probed."""
+    last = _last.get(alias)
+    note = _("Not probed while the circuit breaker is open: calls skip the cache for a few seconds.")
+    if last is None:
+        for name in ("connection", "roundtrip", "registry"):
+            report["checks"].append(_check(name, False, None, note))
+        report["warnings"].append(_circuit_warning("open"))
+    else:
+        report.update(
+            checks=[dict(check) for check in last["checks"]],
+            server=[dict(row) for row in last["server"]],
+            warnings=[*last["warnings"], _circuit_warning("open")],
+            status=last["status"] if last["status"] == "unhealthy" else "warning",
+            probed_at=last["checked_at"],
+        )
+    report["error"] = note
+    report["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+    return report
 
 
 def _finish(report: dict[str, Any], adapter: Adapter, results: dict[str, Any], started: float) -> dict[str, Any]:
@@ -214,3 +255,8 @@ def _circuit_warning(state: str) -> str:
     if state == "half_open":
         return _("The circuit breaker is half-open after recent errors: the next call probes the server.")
     return _("The circuit breaker is %(state)s after recent errors.") % {"state": state}
+
+
+def forget() -> None:
+    """Drop the last probed reports (tests; a process starts without them)."""
+    _last.clear()

@@ -30,7 +30,7 @@ from cache_dashboard.manager import epochs, health, lookup, purge, registry, sta
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
 from cache_dashboard.manager.entry import FETCH_SECONDS, SOFT_EXPIRY, VALUE, load
-from cache_dashboard.manager.guard import FAILED, fail_open, loud
+from cache_dashboard.manager.guard import FAILED, fail_open, loud, quiet
 
 logger = logging.getLogger("cache_dashboard")
 
@@ -179,6 +179,15 @@ class CacheManager:
                 purge.request(alias, namespace)  # this process's worker: paced, coalesced
             except Exception:  # the invalidation is done; memory then comes back at expiry
                 logger.warning("could not ask for a purge of namespace %r", namespace, exc_info=True)
+
+    def namespace_in_use(self, namespace: str) -> bool:
+        """Whether ``namespace`` may hold entries: something was written to it in this epoch (its
+        generation exists). False means ``invalidate_namespace`` would change nothing. Raises
+        CacheUnavailable when the server is down."""
+        nns = normalize_namespace(namespace)
+        alias = self.alias
+        with loud(alias, "invalidate_namespace", namespace=namespace):
+            return self.adapter.version(epochs.layout(alias).generation(nns)) is not None
 
     def purge_namespace(self, namespace: str) -> int:
         """Delete physically, now, the entries of a namespace left behind by ``invalidate_namespace``.
@@ -335,8 +344,18 @@ class CacheManager:
         return ttl_policy.explain(self.alias, name)
 
     def known_namespaces(self) -> list[str]:
-        """Namespaces from settings TTLS, TTL overrides and those seen in stats or the registry."""
-        return stats.known_namespaces(self.alias, ttl_policy.names())
+        """Namespaces configured in settings TTLS and those active within the stats retention in
+        any process (stats, negative cache). A TTL override alone makes no namespace: it is a TTL."""
+        return stats.known_namespaces(self.alias, get_setting("TTLS"))
+
+    def configured_namespaces(self) -> list[str]:
+        """The namespaces among settings TTLS names (``<ns>_invalid``/``<ns>_error`` are TTLs of ``<ns>``)."""
+        return sorted(stats.namespace_names(get_setting("TTLS")))
+
+    def active_namespaces(self) -> list[str]:
+        """The namespaces that held data within the stats retention, in any process (a configured
+        namespace nothing was written to yet is not among them)."""
+        return stats.known_namespaces(self.alias)
 
     def flush_stats(self) -> None:
         """Push this process's buffered counters to the cache server now."""
@@ -351,6 +370,11 @@ class CacheManager:
         with loud(self.alias, "get_stats"):
             recorder.flush()
             return stats.read_stats(recorder, nns, window)
+
+    def read_quietly(self, op: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        """``op(*args)`` (a read of this alias's cache) through the circuit breaker: ``default``
+        at once while the circuit is open, or when ``op`` fails (which the breaker is told)."""
+        return quiet(self.alias, default, op, *args)
 
     def get_health(self) -> dict[str, Any]:
         """Health of the alias (never raises, returns within ~HEALTH_TIMEOUT); see ``health``."""

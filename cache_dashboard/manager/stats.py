@@ -187,6 +187,9 @@ class StatsRecorder:
 
     def _read_names(self) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {"namespaces": {}, "sources": {}}
+        breaker = get_breaker(self.alias)
+        if not breaker.allow():  # an open circuit: no socket timeout for a page or a poll
+            return found
         try:
             adapter = get_adapter(self.alias)
             now = time.time()
@@ -197,8 +200,10 @@ class StatsRecorder:
                     found["namespaces"][normalize_namespace(original)] = original
                 elif kind == "s":
                     found["sources"][normalize_key(original)] = original
-        except Exception:  # best effort: a dead server shows what this process knows
+        except Exception as exc:  # best effort: a dead server shows what this process knows
+            breaker.failure(exc)
             return found
+        breaker.success()
         self._shared = (time.monotonic(), found)
         return found
 

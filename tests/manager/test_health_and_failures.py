@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 
 import pytest
@@ -14,7 +12,7 @@ from django.test import override_settings
 from cache_dashboard import CacheManager, CacheUnavailable
 from cache_dashboard.manager.breaker import get_breaker
 from tests.conftest import require
-from tests.servers import HungServer, free_port, start_memcached, start_redis
+from tests.servers import CountingHungServer, HungServer, free_port, start_memcached, start_redis
 
 REDIS_KEYS = {"version", "uptime", "used_memory", "maxmemory", "evicted_keys", "expired_keys",
               "keyspace_hits", "keyspace_misses", "connected_clients", "instantaneous_ops_per_sec"}
@@ -104,25 +102,6 @@ def test_health_of_unreachable_and_hung_servers_is_bounded(extra_alias) -> None:
             assert elapsed < 5, (alias, elapsed)
     finally:
         hung.close()
-
-
-class CountingHungServer(HungServer):
-    """Accepts and counts connections, never answers."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.accepted = 0
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.conns.append(conn)
 
 
 @pytest.mark.parametrize("backend", ["redis", "django_redis", "memcached", "memcached_ignore_exc"])
