@@ -8,6 +8,7 @@ scans keys either (the live poll calls it every few seconds).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -20,16 +21,21 @@ logger = logging.getLogger(__name__)
 
 #: Chart windows the dashboard offers, in seconds.
 WINDOWS = (3600, 86400)
+#: Rows per page of the namespaces table.
+NAMESPACE_PAGE_SIZE = 25
 #: The totals every stats section carries, even when the stats could not be read.
 TOTALS = ("hits", "misses", "sets", "invalidations", "errors")
 
 
-def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = True) -> dict[str, Any]:
+def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = True, ns_query: str = "",
+                   ns_page: int = 1) -> dict[str, Any]:
     """Everything the overview shows for one alias, as JSON-serialisable data.
 
     ``window`` is the chart span in seconds (one of :data:`WINDOWS`). Sections that fail carry an
     ``error`` string instead of raising. No key scans; with ``invalid_counts=False`` (the live
     poll) the per-namespace invalid counts, which read the negative-cache registry, are left out.
+    The namespaces table is one page (``ns_page``, :data:`NAMESPACE_PAGE_SIZE` rows) of the
+    namespaces whose name contains ``ns_query``, with the "(no namespace)" row and the totals.
     """
     started = time.monotonic()
     if window not in WINDOWS:
@@ -54,7 +60,7 @@ def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = Tru
         data["errors"].append(describe_error(exc))
         adapter = None
 
-    health = cm.get_health()  # never raises
+    health = cm.get_health()  # never raises; through the breaker
     data["health"] = health
     data["health_error"] = health_error(health)
     data["servers"] = [adapter.summarize_server(row) for row in health.get("server") or []] if adapter else []
@@ -62,11 +68,15 @@ def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = Tru
     stats: dict[str, Any] | None
     try:
         stats = cm.get_stats(window=window)
+        error = ""
     except Exception as exc:
         stats = None
-        data["errors"].append(describe_error(exc))
-    data["stats"] = _stats_section(stats)
-    data["namespaces"] = _namespace_rows(cm, stats, invalid_counts)
+        error = describe_error(exc)
+        data["errors"].append(error)
+    data["stats"] = _stats_section(stats, error)
+    table = _namespace_table(cm, stats, invalid_counts, ns_query, ns_page)
+    data["namespaces"] = table.pop("rows")
+    data["namespace_table"] = table
     try:
         data["rules"] = rules_status()
     except Exception as exc:  # a broken rule must not hide the rest of the page
@@ -76,38 +86,81 @@ def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = Tru
     return data
 
 
-def _namespace_rows(cm: CacheManager, stats: dict[str, Any] | None, invalid_counts: bool) -> list[dict[str, Any]]:
-    try:
-        names = cm.known_namespaces()
-    except Exception as exc:  # a dead server must not hide the rest of the page
-        logger.warning("cache_dashboard: known_namespaces failed: %s", describe_error(exc))
-        names = []
-    per_ns = (stats or {}).get("namespaces") or {}
-    rows = []
-    for name in names:
-        counters = per_ns.get(name) or {}
-        hits, misses = int(counters.get("hits") or 0), int(counters.get("misses") or 0)
-        row: dict[str, Any] = {
-            "name": name,
-            "hits": hits,
-            "misses": misses,
-            "hit_ratio": hit_ratio(hits, misses),
-            "invalidations": int(counters.get("invalidations") or 0),
-            "ttl": None,
-            "ttl_display": "",
-        }
+def _row(cm: CacheManager, name: str, counters: dict[str, Any], *, has_data: bool) -> dict[str, Any]:
+    """One row of the namespaces table (``name`` "" is the "(no namespace)" row)."""
+    hits, misses = int(counters.get("hits") or 0), int(counters.get("misses") or 0)
+    fetches = int(counters.get("fetches") or 0)
+    total_ms = float(counters.get("fetch_time_total_ms") or 0.0)
+    mean_ms = total_ms / fetches if fetches else None
+    row: dict[str, Any] = {
+        "name": name,
+        "hits": hits,
+        "misses": misses,
+        "sets": int(counters.get("sets") or 0),
+        "hit_ratio": hit_ratio(hits, misses),
+        "invalidations": int(counters.get("invalidations") or 0),
+        "errors": int(counters.get("errors") or 0),
+        "fetches": fetches,
+        "fetch_mean_ms": None if mean_ms is None else round(mean_ms, 3),
+        "fetch_max_ms": float(counters.get("fetch_time_max_ms") or 0.0) if fetches else None,
+        # What the cache is worth: each hit is a call to the source that did not happen, and the
+        # time it would have taken (the namespace's mean fetch time over the same span).
+        "saved_seconds": None if mean_ms is None else round(hits * mean_ms / 1000, 3),
+        "has_data": has_data,
+        "ttl": None,
+        "ttl_display": "",
+    }
+    if name:
         try:
             row["ttl"] = cm.ttl_for(name)
             row["ttl_display"] = human_duration(row["ttl"])
         except Exception as exc:
             row["ttl_display"] = describe_error(exc)
-        if invalid_counts:
+    return row
+
+
+def _namespace_table(cm: CacheManager, stats: dict[str, Any] | None, invalid_counts: bool, query: str,
+                     page: int) -> dict[str, Any]:
+    """The namespaces that hold or held data (within the stats retention) and the configured ones
+    ("no data yet"), busiest first, one page of them; the "(no namespace)" row holds the plain
+    keys, so the rows sum to the cards. Invalid counts only for the rows shown (O(page))."""
+    per_ns = (stats or {}).get("namespaces") or {}
+    try:
+        active = set(cm.active_namespaces())
+        configured = set(cm.configured_namespaces())
+    except Exception as exc:  # a dead server must not hide the rest of the page
+        logger.warning("cache_dashboard: namespaces unavailable: %s", describe_error(exc))
+        active, configured = set(), set()
+    names = (active | configured | set(per_ns)) - {""}
+    rows = [_row(cm, name, per_ns.get(name) or {}, has_data=name in active or _moved(per_ns.get(name)))
+            for name in names]
+    rows.sort(key=lambda r: (-(r["hits"] + r["misses"] + r["sets"]), not r["has_data"], r["name"]))
+    needle = query.casefold()
+    shown = [row for row in rows if needle in row["name"].casefold()] if needle else rows
+    pages = max(1, math.ceil(len(shown) / NAMESPACE_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    page_rows = shown[(page - 1) * NAMESPACE_PAGE_SIZE: page * NAMESPACE_PAGE_SIZE]
+    if invalid_counts:
+        for row in page_rows:
             try:
-                row["invalid"] = sum(cm.invalid_breakdown(name).values())
+                row["invalid"] = sum(cm.invalid_breakdown(row["name"]).values())
             except Exception:  # the registry lives on the cache server; None renders as "—"
                 row["invalid"] = None
-        rows.append(row)
-    return rows
+    plain = _row(cm, "", per_ns.get("") or {}, has_data=_moved(per_ns.get("")))
+    total = _row(cm, "", (stats or {}).get("totals") or {}, has_data=True)
+    # Each namespace's hits at its own mean fetch time (a mean over every namespace would weigh
+    # a slow source by a fast one's traffic); None when nothing was fetched in the span.
+    saved = [row["saved_seconds"] for row in (*rows, plain) if row["saved_seconds"] is not None]
+    total["saved_seconds"] = round(sum(saved), 3) if saved else None
+    return {"rows": page_rows, "count": len(shown), "all": len(rows), "page": page, "pages": pages,
+            "page_size": NAMESPACE_PAGE_SIZE, "query": query, "no_namespace": plain, "total": total}
+
+
+def _moved(counters: dict[str, Any] | None) -> bool:
+    """Whether a namespace's counters show any traffic in the span."""
+    if not counters:
+        return False
+    return any(int(counters.get(f) or 0) for f in ("hits", "misses", "sets", "invalidations"))
 
 
 def health_error(health: dict[str, Any]) -> str:
@@ -120,14 +173,16 @@ def health_error(health: dict[str, Any]) -> str:
     return ""
 
 
-def _stats_section(stats: dict[str, Any] | None) -> dict[str, Any]:
+def _stats_section(stats: dict[str, Any] | None, error: str = "") -> dict[str, Any]:
     if not stats:
+        # Unknown, not zero: the cards show "—" and the chart says why it is empty.
         return {
             "available": False,
+            "error": error,
             "shared": False,
             "scope": "",
             "resolution": 60,
-            "totals": {**dict.fromkeys(TOTALS, 0), "hit_ratio": None},
+            "totals": {**dict.fromkeys(TOTALS), "hit_ratio": None},
             "series": {"timestamps": [], "hits": [], "misses": []},
             "sources": {},
         }
@@ -135,6 +190,7 @@ def _stats_section(stats: dict[str, Any] | None) -> dict[str, Any]:
     series = stats["series"]
     return {
         "available": True,
+        "error": "",
         "shared": bool(stats["shared"]),
         "scope": stats["scope"],
         "resolution": stats["resolution"],

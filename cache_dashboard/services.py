@@ -36,6 +36,12 @@ def _saved_user(user: User) -> Any:
     return user if isinstance(user, AbstractBaseUser) and user.pk is not None else None
 
 
+def _storable(text: str) -> str:
+    """``text`` as the database can store it: a lone surrogate (a key or namespace from a JSON
+    API) becomes its ``\\udXXX`` escape instead of failing the audit write."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if text else ""
+
+
 def record(
     *,
     user: User,
@@ -56,12 +62,12 @@ def record(
         username=real_user.get_username() if real_user else actor,
         alias=alias,
         action=action,
-        namespace=namespace or "",
-        key=key or "",
-        pattern=pattern or "",
+        namespace=_storable(namespace),
+        key=_storable(key),
+        pattern=_storable(pattern),
         count=count,
         seconds=seconds,
-        detail=detail,
+        detail=_storable(detail),
     )
     if real_user is not None:
         _log_entry(real_user, entry)

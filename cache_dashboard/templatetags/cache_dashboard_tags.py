@@ -44,3 +44,15 @@ def latency(ms: Any) -> str:
 def dash(value: Any) -> Any:
     """None or empty → "—", anything else unchanged (0 stays 0)."""
     return "—" if value is None or value == "" else value
+
+
+@register.filter
+def elapsed(seconds: Any) -> str:
+    """Seconds of work, e.g. time saved: "4.2 s" under a minute, else "12 min 5 s"; None → "—"."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return "—"
+    if value < 60:
+        return f"{number_format(value, 1)} s"
+    return human_duration(round(value))

@@ -134,6 +134,15 @@ def _invalidate_key(site: DashboardSite, request: HttpRequest, alias: str, data:
 
 def _invalidate_namespace(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
     namespace = data["namespace"]
+    if not data["confirm"]:
+        # Step 1: what would become a miss. Nothing changes until the confirmation is posted.
+        return pages.render_namespace_confirm(site, request, alias, namespace=namespace)
+    if not CacheManager(alias).namespace_in_use(namespace):
+        text = _("Namespace “%(namespace)s” holds nothing in cache “%(alias)s”: nothing changed.") % {
+            "namespace": namespace,
+            "alias": alias,
+        }
+        return messages.INFO, text
     services.invalidate_namespace(alias, namespace, user=request.user)
     text = _("Namespace “%(namespace)s” invalidated in cache “%(alias)s”: every key in it is now a miss.") % {
         "namespace": namespace,

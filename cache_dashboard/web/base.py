@@ -8,6 +8,7 @@ from typing import Any
 import django
 from django.contrib.admin import AdminSite
 from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
@@ -22,6 +23,17 @@ PAGES = ("overview", "invalid", "ttl", "invalidate", "clear")
 #: Where the frame's forms post, by URL name.
 ACTIONS = ("invalidate_key", "invalidate_namespace", "invalidate_pattern", "clear", "remove_invalid", "ttl",
            "ttl_reset")
+
+
+class DashboardResponse(TemplateResponse):
+    """A page that renders whatever the cache holds: a ``str`` UTF-8 cannot encode (a lone
+    surrogate, which any JSON API can hand over and the cache stores as it is) is written as its
+    ``\\udXXX`` escape instead of failing the whole page with ``UnicodeEncodeError``."""
+
+    def make_bytes(self, value: object) -> bytes:
+        if isinstance(value, str):
+            return value.encode(self.charset, "backslashreplace")
+        return super().make_bytes(value)
 
 
 class DashboardSite:
@@ -80,11 +92,15 @@ class DashboardSite:
         return window if window in WINDOWS else WINDOWS[0]
 
     @staticmethod
-    def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
-        """To the posted ``next`` if it is a safe URL of this host, else to ``default``."""
+    def safe_next(request: HttpRequest) -> str:
+        """The posted ``next`` if it is a safe URL of this host, else ""."""
         target = request.POST.get("next") or ""
         if target and url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
-            return HttpResponseRedirect(target)
-        return HttpResponseRedirect(default)
+            return target
+        return ""
+
+    def redirect_back(self, request: HttpRequest, default: str) -> HttpResponseRedirect:
+        """To the posted ``next`` if it is a safe URL of this host, else to ``default``."""
+        return HttpResponseRedirect(self.safe_next(request) or default)

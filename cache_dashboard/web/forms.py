@@ -130,6 +130,8 @@ class InvalidateNamespaceForm(AliasFormMixin):
     auto_id_format = "id_ns_%s"
 
     namespace = forms.ChoiceField(label=_("Namespace"))
+    # Set by the confirmation page: without it the view only shows what would become a miss.
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

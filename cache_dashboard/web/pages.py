@@ -10,15 +10,14 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from cache_dashboard.conf import dashboard_aliases, get_setting
-from cache_dashboard.formatting import describe_error
+from cache_dashboard.formatting import describe_error, human_duration
 from cache_dashboard.manager import CacheManager
 from cache_dashboard.overview import build_overview
 from cache_dashboard.web import presenters
-from cache_dashboard.web.base import DashboardSite
+from cache_dashboard.web.base import DashboardResponse, DashboardSite
 from cache_dashboard.web.forms import (
     ClearForm,
     InvalidateKeyForm,
@@ -39,7 +38,7 @@ def overview(site: DashboardSite, request: HttpRequest) -> HttpResponse:
     require(request, PERM_VIEW)
     alias = site.alias_from(request.GET.get("alias"))
     window = site.window(request)
-    data = build_overview(alias, window=window)
+    data = build_overview(alias, window=window, **_namespace_page(request))
     context = site.context(
         request,
         title=_("Cache dashboard"),
@@ -52,7 +51,16 @@ def overview(site: DashboardSite, request: HttpRequest) -> HttpResponse:
         js_strings=presenters.js_strings(),
         **presenters.fragment_context(data),
     )
-    return TemplateResponse(request, "cache_dashboard/overview.html", context)
+    return DashboardResponse(request, "cache_dashboard/overview.html", context)
+
+
+def _namespace_page(request: HttpRequest) -> dict[str, Any]:
+    """The namespaces table's search and page, as the overview and its poll ask for them."""
+    try:
+        page = int(request.GET.get("ns_page") or 1)
+    except ValueError:
+        page = 1
+    return {"ns_query": (request.GET.get("ns_q") or "").strip()[:200], "ns_page": page}
 
 
 def overview_json(site: DashboardSite, request: HttpRequest) -> JsonResponse:
@@ -63,7 +71,7 @@ def overview_json(site: DashboardSite, request: HttpRequest) -> JsonResponse:
     """
     require(request, PERM_VIEW)
     alias = site.alias_from(request.GET.get("alias"))
-    data = build_overview(alias, window=site.window(request), invalid_counts=False)
+    data = build_overview(alias, window=site.window(request), invalid_counts=False, **_namespace_page(request))
     context = site.context(request, title="", tab="overview", alias=alias, **presenters.fragment_context(data))
     return JsonResponse({**data, "html": presenters.render_fragments(request, context)})
 
@@ -122,7 +130,7 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
         error=error,
         page_query={"alias": alias, "namespace": namespace, "q": query},
     )
-    return TemplateResponse(request, "cache_dashboard/invalid.html", context)
+    return DashboardResponse(request, "cache_dashboard/invalid.html", context)
 
 
 def ttl(site: DashboardSite, request: HttpRequest) -> HttpResponse:
@@ -145,7 +153,7 @@ def render_ttl(site: DashboardSite, request: HttpRequest, alias: str,
         orphan_errors=bound is not None and bound.data.get("name") not in names,
         refresh=get_setting("TTL_OVERRIDE_REFRESH"),
     )
-    return TemplateResponse(request, "cache_dashboard/ttl.html", context)
+    return DashboardResponse(request, "cache_dashboard/ttl.html", context)
 
 
 def invalidate(site: DashboardSite, request: HttpRequest) -> HttpResponse:
@@ -171,7 +179,7 @@ def render_invalidate(site: DashboardSite, request: HttpRequest, alias: str, **b
         pattern_form=bound.get("pattern_form") or InvalidatePatternForm(initial=initial, **kwargs),
         pattern_ok=cm.capabilities.pattern_invalidation,
     )
-    return TemplateResponse(request, "cache_dashboard/invalidate.html", context)
+    return DashboardResponse(request, "cache_dashboard/invalidate.html", context)
 
 
 def render_pattern_confirm(site: DashboardSite, request: HttpRequest, alias: str, *, pattern: str,
@@ -187,7 +195,34 @@ def render_pattern_confirm(site: DashboardSite, request: HttpRequest, alias: str
         allow_match_all=allow_match_all,
         count=count,
     )
-    return TemplateResponse(request, "cache_dashboard/pattern_confirm.html", context)
+    return DashboardResponse(request, "cache_dashboard/pattern_confirm.html", context)
+
+
+def render_namespace_confirm(site: DashboardSite, request: HttpRequest, alias: str, *, namespace: str) -> HttpResponse:
+    """What invalidating a namespace turns into misses, and the button that does it."""
+    cm = CacheManager(alias)
+    error = None
+    in_use, totals, invalid = False, None, None
+    try:
+        in_use = cm.namespace_in_use(namespace)
+        totals = cm.get_stats(namespace, window=3600)["totals"]
+        invalid = sum(cm.invalid_breakdown(namespace).values())
+    except Exception as exc:  # the server is down: say so; the confirmation fails loudly too
+        error = describe_error(exc)
+    context = site.context(
+        request,
+        title=_("Confirm namespace invalidation"),
+        tab="invalidate",
+        alias=alias,
+        namespace=namespace,
+        in_use=in_use,
+        totals=totals,
+        invalid=invalid,
+        ttl_display=human_duration(cm.ttl_for(namespace)),
+        error=error,
+        next_url=site.safe_next(request),
+    )
+    return DashboardResponse(request, "cache_dashboard/namespace_confirm.html", context)
 
 
 def clear(site: DashboardSite, request: HttpRequest) -> HttpResponse:
@@ -211,4 +246,4 @@ def render_clear(site: DashboardSite, request: HttpRequest, alias: str, form: Cl
         key_prefix=get_setting("KEY_PREFIX"),
         namespaces=cm.known_namespaces(),
     )
-    return TemplateResponse(request, "cache_dashboard/clear_confirm.html", context)
+    return DashboardResponse(request, "cache_dashboard/clear_confirm.html", context)

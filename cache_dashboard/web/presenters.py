@@ -12,6 +12,8 @@ from typing import Any, overload
 from django.conf import settings
 from django.http import HttpRequest
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from cache_dashboard.formatting import human_duration
@@ -22,6 +24,8 @@ from cache_dashboard.web.forms import TTLOverrideForm
 
 #: The overview's live parts: name in the poll's ``html`` -> fragment template.
 FRAGMENTS = {
+    "cards": "cache_dashboard/fragments/cards.html",
+    "chart_note": "cache_dashboard/fragments/chart_note.html",
     "checks": "cache_dashboard/fragments/checks.html",
     "warnings": "cache_dashboard/fragments/warnings.html",
     "servers": "cache_dashboard/fragments/servers.html",
@@ -148,6 +152,11 @@ def js_strings() -> dict[str, str]:
     return {
         "hits": _("Hits"),
         "misses": _("Misses"),
+        "hit_ratio": _("Hit ratio"),
+        "hit_ratio_axis": _("Hit ratio (%)"),
+        "per_minute": _("Requests per minute"),
+        "per_hour": _("Requests per hour"),
+        "time_in": _("Time (%(zone)s)"),
         "stale": _("Stale since %(time)s: the last update failed."),
         "updated": _("Updated %(time)s"),
         "unknown": _("unknown"),
@@ -159,7 +168,35 @@ def js_strings() -> dict[str, str]:
 
 def fragment_context(data: dict[str, Any]) -> dict[str, Any]:
     """What the overview's fragments read, from :func:`~cache_dashboard.overview.build_overview` data."""
-    return {"data": data, "rules": rule_rows(data.get("rules") or [])}
+    table = data.get("namespace_table") or {}
+    page, pages = table.get("page", 1), table.get("pages", 1)
+
+    def page_url(number: int) -> str:
+        query = {"alias": data.get("alias"), "window": data.get("window"), "ns_q": table.get("query"),
+                 "ns_page": number}
+        return "?" + urlencode({k: v for k, v in query.items() if v not in (None, "")})
+
+    return {
+        "data": data,
+        "rules": rule_rows(data.get("rules") or []),
+        "span_label": human_duration(data.get("window")),
+        "chart_note": chart_note(data),
+        "ns_pager": {"previous": page_url(page - 1) if page > 1 else "",
+                     "next": page_url(page + 1) if page < pages else ""},
+    }
+
+
+def chart_note(data: dict[str, Any]) -> dict[str, Any]:
+    """What the chart's caption says: one point per what, that the last one is still counting,
+    and the time zone every time on the page is shown in."""
+    stats = data.get("stats") or {}
+    resolution = stats.get("resolution") or 60
+    return {
+        "available": bool(stats.get("available")),
+        "error": stats.get("error") or "",
+        "per_minute": resolution <= 60,
+        "time_zone": timezone.get_current_timezone_name(),
+    }
 
 
 def render_fragments(request: HttpRequest, context: dict[str, Any]) -> dict[str, str]:

@@ -79,7 +79,7 @@ ACTIONS: dict[str, tuple[str, dict[str, str], set[str]]] = {
     ),
     "invalidate_namespace": (
         "admin:cache_dashboard_invalidate_namespace",
-        {"alias": "default", "namespace": "estadisticas_ventas"},
+        {"alias": "default", "namespace": "estadisticas_ventas", "confirm": "True"},
         {"namespace", "superuser"},
     ),
     "remove_invalid": (

@@ -101,7 +101,7 @@ def test_csrf_is_enforced_on_every_action(client_for: Any, cm: Any) -> None:
     client = client_for("superuser", enforce_csrf_checks=True)
     posts = {
         KEY_URL: {"alias": "default", "key": "k1", "namespace": "ruc"},
-        "admin:cache_dashboard_invalidate_namespace": {"alias": "default", "namespace": "ruc"},
+        "admin:cache_dashboard_invalidate_namespace": {"alias": "default", "namespace": "ruc", "confirm": "True"},
         "admin:cache_dashboard_invalidate_pattern": {"alias": "default", "pattern": "k*", "confirm": "True"},
         "admin:cache_dashboard_clear": {"alias": "default", "confirm": "on"},
         "admin:cache_dashboard_remove_invalid": {"alias": "default", "key": "k1", "namespace": "ruc"},
@@ -203,7 +203,7 @@ def test_success_messages(superuser: Any, cm: Any) -> None:
     assert message == "Key “k1” (namespace: ruc) invalidated in cache “default”: 1 key removed."
     response = superuser.post(
         reverse("admin:cache_dashboard_invalidate_namespace"),
-        {"alias": "default", "namespace": "ruc"},
+        {"alias": "default", "namespace": "ruc", "confirm": "True"},
         follow=True,
     )
     [message] = [str(m) for m in response.context["messages"]]

@@ -103,9 +103,16 @@ def test_the_health_card_says_why_the_cache_is_unhealthy(client_for: Any, dead: 
     html = client.get(reverse("admin:cache_dashboard_overview"), {"alias": dead}).content.decode()
     card = re.search(r'<p class="cd-error[^"]*" data-cd-bind="health_error">([^<]*)</p>', html)
     assert card and card.group(1).strip(), "the health card shows no error"
-    # Statistics that could not be read are not described as "this process only".
-    assert "Statistics could not be read from the cache." in html
-    assert "This process only" not in html
+    # Statistics that could not be read are not described as "this process only" or "shared",
+    # the cards say "—" (unknown), not 0, and the chart says why it is empty.
+    assert "Statistics could not be read from the cache:" in html
+    assert "This process only" not in html and "Shared by every process" not in html
+    for field in ("hits", "misses", "sets", "invalidations", "errors"):
+        cell = re.search(rf'data-cd-bind="stats.totals.{field}" data-cd-format="int">([^<]*)<', html)
+        assert cell and cell.group(1) == "—", field
+    assert data["stats"]["totals"]["hits"] is None and data["stats"]["error"]
+    assert "No chart: the statistics could not be read" in html
+    assert re.search(r'<div class="cd-chart" data-cd-chart hidden>', html)
 
 
 def test_a_healthy_cache_has_no_health_error(client_for: Any) -> None:

@@ -37,9 +37,24 @@
 
   function format(kind, value) { return (formats[kind] || formats.text)(value); }
 
-  function timeLabel(epochSeconds) {
-    return new Date(epochSeconds * 1000).toLocaleTimeString(LANG, { hour: "2-digit", minute: "2-digit" });
+  // Every time on the page is in the server's time zone (the tables are rendered there), not the
+  // browser's: the overview says which (data-time-zone), and the chart and "Updated" follow it.
+  var TIME_ZONE;
+  function timeOptions(extra) {
+    var options = Object.assign({}, extra);
+    if (TIME_ZONE) { options.timeZone = TIME_ZONE; }
+    return options;
   }
+  function useTimeZone(name) {
+    try {
+      new Date().toLocaleTimeString(LANG, { timeZone: name });
+      TIME_ZONE = name;
+    } catch (e) { TIME_ZONE = undefined; }  // a zone the browser does not know: its own
+  }
+  function timeLabel(epochSeconds) {
+    return new Date(epochSeconds * 1000).toLocaleTimeString(LANG, timeOptions({ hour: "2-digit", minute: "2-digit" }));
+  }
+  function clock(date) { return date.toLocaleTimeString(LANG, timeOptions()); }
 
   // Charts are coloured from CSS variables; re-read them when the admin's theme changes.
   var themed = [];
@@ -57,50 +72,70 @@
     return { text: cssVar(root, "--cd-text", "#666"), grid: cssVar(root, "--cd-grid", "#e8e8e8") };
   }
 
+  // The last point of a series is the bucket still being counted: its segment is dashed.
+  function partialDash(ctx) {
+    return ctx.p1DataIndex === ctx.chart.data.labels.length - 1 ? [4, 4] : undefined;
+  }
+
   function lineChart(canvas, root, data, strings) {
     if (!window.Chart || !canvas) { return null; }
     var colors = axisColors(root);
+    var line = function (label, axis) {
+      return { label: label, data: [], borderWidth: 2, pointRadius: 0, tension: 0.2, yAxisID: axis,
+               segment: { borderDash: partialDash }, spanGaps: true };
+    };
     var chart = new window.Chart(canvas, {
       type: "line",
-      data: { labels: [], datasets: [
-        { label: strings.hits, data: [], borderWidth: 2, pointRadius: 0, tension: 0.2 },
-        { label: strings.misses, data: [], borderWidth: 2, pointRadius: 0, tension: 0.2 }
-      ] },
+      data: { labels: [], datasets: [line(strings.hits, "y"), line(strings.misses, "y"), line(strings.hit_ratio, "ratio")] },
       options: {
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true }, grid: { color: colors.grid } },
-          y: { beginAtZero: true, ticks: { color: colors.text, precision: 0 }, grid: { color: colors.grid } }
+          x: { ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true }, grid: { color: colors.grid },
+               title: { display: true, text: "", color: colors.text } },
+          y: { beginAtZero: true, ticks: { color: colors.text, precision: 0 }, grid: { color: colors.grid },
+               title: { display: true, text: strings.per_minute, color: colors.text } },
+          ratio: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false },
+                   ticks: { color: colors.text, callback: function (v) { return v + " %"; } },
+                   title: { display: true, text: strings.hit_ratio_axis, color: colors.text } }
         },
         plugins: { legend: { labels: { color: colors.text } } }
       }
     });
     function paint() {
       var c = axisColors(root);
-      var hits = cssVar(root, "--cd-hits", "#417690"), misses = cssVar(root, "--cd-misses", "#ba2121");
-      chart.data.datasets[0].borderColor = hits;
-      chart.data.datasets[0].backgroundColor = hits;
-      chart.data.datasets[1].borderColor = misses;
-      chart.data.datasets[1].backgroundColor = misses;
-      ["x", "y"].forEach(function (axis) {
+      var palette = [cssVar(root, "--cd-hits", "#417690"), cssVar(root, "--cd-misses", "#ba2121"),
+                     cssVar(root, "--cd-ratio", "#5b8a3a")];
+      chart.data.datasets.forEach(function (ds, i) { ds.borderColor = palette[i]; ds.backgroundColor = palette[i]; });
+      ["x", "y", "ratio"].forEach(function (axis) {
         chart.options.scales[axis].ticks.color = c.text;
-        chart.options.scales[axis].grid.color = c.grid;
+        chart.options.scales[axis].title.color = c.text;
+        if (axis !== "ratio") { chart.options.scales[axis].grid.color = c.grid; }
       });
       chart.options.plugins.legend.labels.color = c.text;
       chart.update("none");
     }
-    chart.cdSetData = function (series) {
+    chart.cdSetData = function (stats) {
+      var series = (stats && stats.series) || {};
+      var hits = series.hits || [], misses = series.misses || [];
       chart.data.labels = (series.timestamps || []).map(timeLabel);
-      chart.data.datasets[0].data = series.hits || [];
-      chart.data.datasets[1].data = series.misses || [];
+      chart.data.datasets[0].data = hits;
+      chart.data.datasets[1].data = misses;
+      // The hit ratio of each bucket, in %; no point where there was no traffic.
+      chart.data.datasets[2].data = hits.map(function (h, i) {
+        var total = h + (misses[i] || 0);
+        return total ? Math.round(1000 * h / total) / 10 : null;
+      });
+      var perHour = stats && stats.resolution >= 3600;
+      chart.options.scales.y.title.text = perHour ? strings.per_hour : strings.per_minute;
+      chart.options.scales.x.title.text = TIME_ZONE ? strings.time_in.replace("%(zone)s", TIME_ZONE) : "";
       chart.update("none");
     };
     onThemeChange(paint);
     paint();
-    chart.cdSetData((data.stats && data.stats.series) || {});
+    chart.cdSetData(data.stats);
     return chart;
   }
 
@@ -138,6 +173,9 @@
     this.endpoint = el.getAttribute("data-endpoint");
     this.alias = el.getAttribute("data-alias");
     this.window = el.getAttribute("data-window");
+    this.nsQuery = el.getAttribute("data-ns-query") || "";
+    this.nsPage = el.getAttribute("data-ns-page") || "1";
+    useTimeZone(el.getAttribute("data-time-zone"));
     this.interval = Math.max(1000, parseInt(el.getAttribute("data-poll-ms"), 10) || 5000);
     this.strings = readJSON("cd-strings") || {};
     this.live = el.querySelector("[data-cd-live]");
@@ -200,7 +238,9 @@
     if (this.inFlight) { this.again = true; return; }
     this.inFlight = true;
     this.again = false;
-    var url = this.endpoint + "?" + new URLSearchParams({ alias: this.alias, window: this.window }).toString();
+    var query = { alias: this.alias, window: this.window, ns_page: this.nsPage };
+    if (this.nsQuery) { query.ns_q = this.nsQuery; }
+    var url = this.endpoint + "?" + new URLSearchParams(query).toString();
     fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -213,7 +253,7 @@
         self.stale = false;
         if (self.live) {
           self.live.classList.remove("cd-live--stale");
-          self.live.textContent = self.t("updated", { time: self.lastSuccess.toLocaleTimeString(LANG) });
+          self.live.textContent = self.t("updated", { time: clock(self.lastSuccess) });
         }
         self.el.setAttribute("data-cd-polls", String(self.polls));
       })
@@ -222,7 +262,7 @@
         self.stale = true;
         if (self.live) {
           self.live.classList.add("cd-live--stale");
-          self.live.textContent = self.t("stale", { time: self.lastSuccess.toLocaleTimeString(LANG) });
+          self.live.textContent = self.t("stale", { time: clock(self.lastSuccess) });
         }
         self.el.setAttribute("data-cd-stale", "true");
       })
@@ -243,7 +283,10 @@
       badge.textContent = this.strings[status] || status;
     }
     this.applyFragments(data.html || {});
-    if (this.chart && data.stats) { this.chart.cdSetData(data.stats.series || {}); }
+    var available = !!(data.stats && data.stats.available);
+    var box = this.el.querySelector("[data-cd-chart]");
+    if (box) { box.hidden = !available; }  // the caption says why there is no chart
+    if (this.chart && data.stats) { this.chart.cdSetData(data.stats); }
   };
 
   // Tables arrive rendered by the server with the same templates as the page (one renderer), so
@@ -253,14 +296,13 @@
     this.el.querySelectorAll("[data-cd-fragment]").forEach(function (target) {
       var name = target.getAttribute("data-cd-fragment");
       if (typeof html[name] !== "string") { return; }
-      var kept = {};
-      target.querySelectorAll("tr[data-cd-ns] [data-cd-col]").forEach(function (td) {
-        kept[td.parentNode.getAttribute("data-cd-ns") + "\u0000" + td.getAttribute("data-cd-col")] = td.textContent;
-      });
+      // A Map, not an object: a namespace may be called "__proto__" or "constructor".
+      var kept = new Map();
+      var cell = function (td) { return td.parentNode.getAttribute("data-cd-ns") + "\u0000" + td.getAttribute("data-cd-col"); };
+      target.querySelectorAll("tr[data-cd-ns] [data-cd-col]").forEach(function (td) { kept.set(cell(td), td.textContent); });
       target.innerHTML = html[name];
       target.querySelectorAll("[data-cd-keep]").forEach(function (td) {
-        var key = td.parentNode.getAttribute("data-cd-ns") + "\u0000" + td.getAttribute("data-cd-col");
-        if (key in kept) { td.textContent = kept[key]; }
+        if (kept.has(cell(td))) { td.textContent = kept.get(cell(td)); }
       });
     });
   };
