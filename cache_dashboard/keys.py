@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
 from cache_dashboard.conf import get_setting
@@ -97,6 +98,47 @@ def normalize_namespace(namespace: str) -> str:
     if len(quoted) <= MAX_NAMESPACE_LENGTH:
         return quoted
     return _hashed(namespace)[:41]  # "#" + 40 hex digits: 160 bits, still collision-free in practice
+
+
+def glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """Redis's glob (``stringmatchlen``) as a Python test of a whole string: ``*``, ``?``,
+    ``[...]`` with ``^`` negation, ranges and ``\\`` escapes; an unclosed ``[`` runs to the end."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        char = pattern[i]
+        if char == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if char == "*":
+            out.append(".*")
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            i += 1
+            negate = i < n and pattern[i] == "^"
+            i += negate
+            items = []
+            while i < n and pattern[i] != "]":
+                if pattern[i] == "\\" and i + 1 < n:
+                    i += 1
+                    items.append(re.escape(pattern[i]))
+                elif i + 2 < n and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+                    low, high = sorted((pattern[i], pattern[i + 2]))
+                    items.append(f"{re.escape(low)}-{re.escape(high)}")
+                    i += 2
+                else:
+                    items.append(re.escape(pattern[i]))
+                i += 1
+            if items:
+                out.append(f"[{'^' if negate else ''}{''.join(items)}]")
+            else:  # "[]" matches nothing; "[^]" any one character
+                out.append("." if negate else "(?!)")
+        else:
+            out.append(re.escape(char))
+        i += 1
+    compiled = re.compile("".join(out), re.S)
+    return lambda text: compiled.fullmatch(text) is not None
 
 
 def escape_glob(text: str) -> str:

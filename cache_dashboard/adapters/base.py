@@ -194,6 +194,11 @@ class Adapter:
         found = self.cache.get(key)
         return None if found is None else int(found)
 
+    def versions_and_values(self, version_keys: list[str], keys: list[str]) -> tuple[dict[str, int], dict[str, Any]]:
+        """Version counters (those that exist) and values, in one multi-key read."""
+        found = self.cache.get_many([*version_keys, *keys])
+        return {k: int(found[k]) for k in version_keys if found.get(k) is not None}, found
+
     def create_version(self, key: str, value: int) -> int:
         """Create a missing version counter with ``value``; the value it holds (another writer's, if
         it was first; read where writes go, since a replica may not have it yet)."""
@@ -262,13 +267,18 @@ class Adapter:
     def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[bytes, Any], bool] | None = None,
                     pace: Callable[[float], None] | None = None, *,
                     select: Callable[[bytes], bool] | None = None, count: int = 1000) -> int:
-        """Delete the keys that start with ``prefix`` and go on as ``glob``; with ``only``, just
-        those (of the raw keys ``select`` lets through) whose value passes ``only(raw_key, value)``;
+        """Delete the keys that start with ``prefix`` and go on as ``glob`` (and that ``select``,
+        given the raw key, lets through); with ``only``, just those whose value passes ``only(raw_key, value)``;
         ``pace(seconds)`` is called after each batch with the time it took; ``count`` keys are
         listed per call. Returns how many were deleted."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
-    def scan_count(self, prefix: str, glob: str = "*") -> int:
+    def raw_prefix(self, prefix: str) -> str:
+        """What the keys listed by :meth:`scan_delete` start with for keys starting with ``prefix``
+        (the cache's KEY_PREFIX and VERSION added)."""
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
+
+    def scan_count(self, prefix: str, glob: str = "*", *, select: Callable[[bytes], bool] | None = None) -> int:
         """How many keys :meth:`scan_delete` would delete now."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 

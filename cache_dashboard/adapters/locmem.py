@@ -57,6 +57,10 @@ class LocMemAdapter(Adapter):
     def version(self, key: str) -> int | None:
         return _versions.get(self._slot(self.cache, key))
 
+    def versions_and_values(self, version_keys: list[str], keys: list[str]) -> tuple[dict[str, int], dict[str, Any]]:
+        versions = {k: v for k in version_keys if (v := self.version(k)) is not None}
+        return versions, self.cache.get_many(keys)
+
     def create_version(self, key: str, value: int) -> int:
         with _versions_lock:
             return _versions.setdefault(self._slot(self.cache, key), value)

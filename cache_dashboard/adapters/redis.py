@@ -201,11 +201,11 @@ class RedisAdapter(Adapter):
         deleted = 0
         started = time.perf_counter()
         for client, batch in self._scan(prefix, glob, count):
-            if only is None:
-                deleted += int(client.unlink(*batch))
-                continue
             if select is not None:
                 batch = [key for key in batch if select(key)]
+            if only is None:
+                deleted += int(client.unlink(*batch)) if batch else 0
+                continue
             for group in _by_hash_tag(batch):  # one slot per call, as Redis Cluster requires
                 for start in range(0, len(group), PURGE_CHUNK):
                     deleted += self._unlink_if(client, group[start:start + PURGE_CHUNK], only)
@@ -244,8 +244,10 @@ class RedisAdapter(Adapter):
             client.script_load(_COMPARE_AND_UNLINK)
             return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
 
-    def scan_count(self, prefix: str, glob: str = "*") -> int:
-        return sum(len(batch) for _client, batch in self._scan(prefix, glob))
+    def scan_count(self, prefix: str, glob: str = "*", *, select: Callable[[bytes], bool] | None = None) -> int:
+        if select is None:
+            return sum(len(batch) for _client, batch in self._scan(prefix, glob))
+        return sum(sum(1 for key in batch if select(key)) for _client, batch in self._scan(prefix, glob))
 
     # -- health --------------------------------------------------------------------------------
     def connection_kwargs(self) -> dict[str, Any]:

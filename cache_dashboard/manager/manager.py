@@ -25,7 +25,7 @@ from typing import Any
 
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
-from cache_dashboard.keys import normalize_key, normalize_namespace
+from cache_dashboard.keys import glob_matcher, normalize_key, normalize_namespace
 from cache_dashboard.manager import epochs, health, lookup, purge, registry, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
@@ -161,6 +161,27 @@ class CacheManager:
         stats.get_recorder(alias).invalidated(nns, count, source)
         return count
 
+    def namespaces_holding(self, key: str, namespaces: Iterable[str]) -> list[str | None]:
+        """Where ``key`` has a live entry now: each of ``namespaces`` that holds it, and None for
+        the key without a namespace. One multi-key read; counts no hit or miss. Raises
+        CacheUnavailable when the server is down."""
+        nkey = normalize_key(key)
+        names = list(dict.fromkeys(namespaces))
+        alias = self.alias
+        with loud(alias, "invalidate"):
+            layout = epochs.layout(alias)
+            plain = layout.entry(nkey, None)
+            pairs = [(name, layout.generation(normalize_namespace(name)), layout.entry(nkey, normalize_namespace(name)))
+                     for name in names]
+            versions, found = self.adapter.versions_and_values([g for _, g, _ in pairs],
+                                                               [plain, *(e for _, _, e in pairs)])
+        holding: list[str | None] = [None] if load(found.get(plain), None) is not None else []
+        for name, gen_key, entry_key in pairs:
+            gen = versions.get(gen_key)
+            if gen is not None and load(found.get(entry_key), gen) is not None:
+                holding.append(name)
+        return holding
+
     def invalidate_namespace(self, namespace: str, *, source: str | None = None) -> None:
         """Invalidate every entry of ``namespace`` at once, in O(1), on every backend.
 
@@ -205,36 +226,63 @@ class CacheManager:
             purge.done(alias, namespace)
             return deleted
 
-    def invalidate_pattern(self, pattern: str, *, namespace: str | None = None,
-                           source: str | None = None) -> int:
+    def invalidate_pattern(self, pattern: str, *, namespace: str | None = None, source: str | None = None,
+                           every_namespace: bool = False) -> int:
         """Delete keys matching a glob ``pattern`` (Redis backends only; SCAN, never KEYS).
 
         The pattern applies to normalised key names (identical to the key for printable ASCII
-        keys) and only within this site's KEY_PREFIX and the namespace. Other backends raise
-        ``UnsupportedOperation``.
+        keys) and only within this site's KEY_PREFIX: keys without a namespace, or those of
+        ``namespace``, or with ``every_namespace`` every key of this site, with a namespace or
+        without. Other backends raise ``UnsupportedOperation``.
         """
-        nns = self._check_pattern(pattern, namespace)
+        scans = self._pattern_scans(pattern, namespace, every_namespace)
         alias = self.alias
         with loud(alias, "invalidate_pattern", pattern=pattern):
-            count = self.adapter.scan_delete(*epochs.layout(alias).entry_match(nns, pattern))
+            count = sum(self.adapter.scan_delete(prefix, glob, select=select) for prefix, glob, select in scans)
+        nns = None if namespace is None or every_namespace else normalize_namespace(namespace)
         stats.get_recorder(alias).invalidated(nns, count, source)
         return count
 
-    def count_pattern(self, pattern: str, *, namespace: str | None = None) -> int:
+    def count_pattern(self, pattern: str, *, namespace: str | None = None, every_namespace: bool = False) -> int:
         """How many keys ``invalidate_pattern`` would delete now (Redis only)."""
-        nns = self._check_pattern(pattern, namespace)
-        alias = self.alias
-        with loud(alias, "count_pattern", pattern=pattern):
-            return self.adapter.scan_count(*epochs.layout(alias).entry_match(nns, pattern))
+        scans = self._pattern_scans(pattern, namespace, every_namespace)
+        with loud(self.alias, "count_pattern", pattern=pattern):
+            return sum(self.adapter.scan_count(prefix, glob, select=select) for prefix, glob, select in scans)
 
-    def _check_pattern(self, pattern: str, namespace: str | None) -> str | None:
+    def _pattern_scans(self, pattern: str, namespace: str | None,
+                       every_namespace: bool) -> list[tuple[str, str, Callable[[bytes], bool] | None]]:
+        """``(prefix, glob, select)`` per SCAN a pattern needs. SCAN's MATCH narrows the walk; where
+        its ``*`` could run past the key into the layout's ``}`` (a key may contain ``}:``),
+        ``select`` checks the normalised key itself against the pattern, exactly."""
         if not isinstance(pattern, str):
             raise TypeError(f"a pattern must be str, not {type(pattern).__name__}")
         if not pattern or len(pattern) > 1000 or any(ord(c) < 32 or c.isspace() for c in pattern):
             raise ValueError("a pattern must be 1-1000 printable characters without spaces")
         if not self.capabilities.pattern_invalidation:
             self.adapter.scan_count("")  # raises UnsupportedOperation with the reason
-        return None if namespace is None else normalize_namespace(namespace)
+        nns = None if namespace is None else normalize_namespace(namespace)
+        with loud(self.alias, "count_pattern", pattern=pattern):
+            layout = epochs.layout(self.alias)
+        matches = glob_matcher(pattern)
+
+        def select(prefix: str, rest: Callable[[str], str | None]) -> Callable[[bytes], bool]:
+            skip = len(self.adapter.raw_prefix(prefix))
+
+            def check(raw: bytes) -> bool:
+                key = rest(raw.decode("utf-8", "surrogatepass")[skip:])
+                return key is not None and matches(key)
+
+            return check
+
+        plain_prefix, plain_glob = layout.entry_match(None, pattern)
+        plain = (plain_prefix, plain_glob, select(plain_prefix, lambda t: t[:-1] if t.endswith("}") else None))
+        if every_namespace:
+            prefix = layout.namespaced_entries()
+            namespaced = (prefix, f"*}}:{pattern}", select(prefix, lambda t: t.partition("}:")[2] or None))
+            return [plain, namespaced]
+        if nns is None:
+            return [plain]
+        return [(*layout.entry_match(nns, pattern), None)]
 
     def clear_all(self) -> None:
         """Remove everything written through CacheManager in this alias, and nothing else.
@@ -305,6 +353,18 @@ class CacheManager:
         with loud(self.alias, "remove_invalid"):
             scope = registry.scope(self.alias, namespace)
             return registry.registry_for(scope.adapter).remove(scope, nkey, time.time())
+
+    def remove_invalid_reason(self, reason: str, *, namespace: str | None = None) -> int:
+        """Unmark every live entry of ``reason`` in ``namespace`` (None: every known namespace),
+        e.g. the ERROR_API marks an upstream outage left; how many were removed. Raises
+        CacheUnavailable when the server is down."""
+        names = [namespace] if namespace is not None else self.known_namespaces()
+        removed = 0
+        with loud(self.alias, "remove_invalid"):
+            for name in names:
+                scope = registry.scope(self.alias, name)
+                removed += registry.registry_for(scope.adapter).remove_reason(scope, reason, time.time())
+        return removed
 
     def invalid_entries(self, namespace: str, *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         """Live entries of ``namespace``, newest first: all, or ``limit`` from ``offset`` (a page

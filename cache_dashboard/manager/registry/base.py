@@ -10,7 +10,7 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 
 from cache_dashboard.adapters import Adapter
-from cache_dashboard.keys import KeyLayout
+from cache_dashboard.keys import KeyLayout, normalize_key
 
 #: The documented fields of an entry, as ``invalid_entries`` and ``get_invalid_info`` return it.
 PUBLIC_FIELDS = ("key", "namespace", "reason", "detail", "marked_at", "expires_at")
@@ -66,4 +66,10 @@ class Registry:
     def dropped(self, scope: Scope) -> int:
         """How many live entries were dropped to keep the namespace within its cap."""
         raise NotImplementedError
+
+    def remove_reason(self, scope: Scope, reason: str, now: float) -> int:
+        """Remove every live entry of ``reason``; how many there were. (One listing of the
+        namespace, then one removal per entry; the Redis registry does it in batches.)"""
+        doomed = [normalize_key(e["key"]) for e in self.page(scope, now, 0, None) if e["reason"] == reason]
+        return sum(1 for nkey in doomed if self.remove(scope, nkey, now))
 

@@ -145,6 +145,27 @@ end
 return out
 """
 
+# KEYS: x:<R>, t, d, reasons   ARGV: batch, reason, now. Removes up to ``batch`` members of the
+# reason (live or not yet trimmed); returns {removed, live among them}.
+_REMOVE_REASON = """
+local gone = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+if #gone == 0 then
+  redis.call('HDEL', KEYS[4], ARGV[2])
+  return {0, 0}
+end
+local members, live = {}, 0
+for i = 1, #gone, 2 do
+  members[#members + 1] = gone[i]
+  if gone[i + 1] == 'inf' or tonumber(gone[i + 1]) > tonumber(ARGV[3]) then live = live + 1 end
+end
+redis.call('ZREM', KEYS[1], unpack(members))
+redis.call('ZREM', KEYS[2], unpack(members))
+redis.call('HDEL', KEYS[3], unpack(members))
+return {#members, live}
+"""
+#: Members a batch of ``remove_reason`` takes (one script call each: Redis is not blocked long).
+REMOVE_BATCH = 1000
+
 _scripts: dict[str, Any] = {}
 
 
@@ -232,6 +253,18 @@ class SortedSetRegistry(Registry):
         flat = _run(scope, _PAGE, self._keys(scope), [repr(now), offset, stop])
         return [self._entry(scope, _text(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4])
                 for i in range(0, len(flat), 5)]
+
+    def remove_reason(self, scope: Scope, reason: str, now: float) -> int:
+        keys, nns = scope.keys, scope.nns
+        zset = keys.registry(nns, f"x:{normalize_key(reason)}")
+        removed = 0
+        while True:
+            taken, live = _run(scope, _REMOVE_REASON,
+                               [zset, keys.registry(nns, "t"), keys.registry(nns, "d"), keys.registry(nns, "reasons")],
+                               [REMOVE_BATCH, _bytes(reason), repr(now)])
+            removed += int(live)
+            if not int(taken):
+                return removed
 
     def dropped(self, scope: Scope) -> int:
         adapter = _redis(scope)
