@@ -103,6 +103,7 @@ def _audited(
     namespace: str = "",
     key: str = "",
     pattern: str = "",
+    detail: str = "",
 ) -> T:
     """Apply ``change`` to the alias's manager, then record it; with ``counted`` the result is the count.
 
@@ -111,7 +112,7 @@ def _audited(
     result = change(CacheManager(alias))
     count = int(cast(SupportsInt, result)) if counted else None
     record(user=user, actor=actor, action=action, alias=alias, count=count, namespace=namespace, key=key,
-           pattern=pattern)
+           pattern=pattern, detail=detail)
     return result
 
 
@@ -141,24 +142,27 @@ def invalidate_namespace(alias: str, namespace: str, *, user: User, actor: str =
     )
 
 
-def count_pattern(alias: str, pattern: str, *, namespace: str | None) -> int:
+def count_pattern(alias: str, pattern: str, *, namespace: str | None, every_namespace: bool = False) -> int:
     """How many keys a pattern matches now (no change, so no audit row)."""
-    return CacheManager(alias).count_pattern(pattern, namespace=namespace or None)
+    return CacheManager(alias).count_pattern(pattern, namespace=namespace or None, every_namespace=every_namespace)
 
 
 def invalidate_pattern(
-    alias: str, pattern: str, *, namespace: str | None, user: User, actor: str = ""
+    alias: str, pattern: str, *, namespace: str | None, user: User, actor: str = "", every_namespace: bool = False
 ) -> int:
-    """Delete the keys matching a glob pattern (Redis only); returns how many were deleted."""
+    """Delete the keys matching a glob pattern (Redis only); returns how many were deleted.
+    ``every_namespace``: in every namespace of this site and without one (``namespace`` ignored)."""
     return _audited(
         Action.INVALIDATE_PATTERN,
         alias,
-        lambda cm: cm.invalidate_pattern(pattern, namespace=namespace or None, source=SOURCE),
+        lambda cm: cm.invalidate_pattern(pattern, namespace=None if every_namespace else namespace or None,
+                                         source=SOURCE, every_namespace=every_namespace),
         user=user,
         actor=actor,
         counted=True,
-        namespace=namespace or "",
+        namespace="" if every_namespace else namespace or "",
         pattern=pattern,
+        detail="every namespace" if every_namespace else "",
     )
 
 
@@ -179,6 +183,22 @@ def remove_invalid(alias: str, key: str, *, namespace: str, user: User, actor: s
             counted=True,
             namespace=namespace,
             key=key,
+        )
+    )
+
+
+def remove_invalid_reason(alias: str, reason: str, *, namespace: str | None, user: User, actor: str = "") -> int:
+    """Remove every live negative-cache entry of ``reason`` (one namespace, or all); how many."""
+    return int(
+        _audited(
+            Action.REMOVE_INVALID,
+            alias,
+            lambda cm: cm.remove_invalid_reason(reason, namespace=namespace),
+            user=user,
+            actor=actor,
+            counted=True,
+            namespace=namespace or "",
+            detail=f"reason: {reason}",
         )
     )
 

@@ -30,6 +30,7 @@ from cache_dashboard.web.forms import (
     InvalidateNamespaceForm,
     InvalidatePatternForm,
     RemoveInvalidForm,
+    RemoveReasonForm,
     TTLOverrideForm,
     TTLResetForm,
 )
@@ -124,12 +125,34 @@ def _report_errors(message: str, page: str) -> Callable[[DashboardSite, HttpRequ
 def _invalidate_key(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
     key, namespace = data["key"], data["namespace"]
     count = services.invalidate_key(alias, key, namespace=namespace or None, user=request.user)
+    if not count:
+        return messages.WARNING, _key_not_found(alias, key, namespace)
     text = ngettext(
         "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d key removed.",
         "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d keys removed.",
         count,
     ) % {"key": key, "namespace": namespace or _("none"), "alias": alias, "count": count}
     return messages.SUCCESS, text
+
+
+def _key_not_found(alias: str, key: str, namespace: str) -> str:
+    """Why nothing was removed, and where the key does exist (one read over the known namespaces)."""
+    cm = CacheManager(alias)
+    where = {"key": key, "namespace": namespace, "alias": alias}
+    try:
+        holding = [name for name in cm.namespaces_holding(key, cm.known_namespaces()) if name != (namespace or None)]
+    except CACHE_ERRORS:
+        holding = []
+    if namespace:
+        text = _("Key “%(key)s” was not found in namespace “%(namespace)s” of cache “%(alias)s”: nothing removed.")
+    else:
+        text = _("Key “%(key)s” without a namespace was not found in cache “%(alias)s”: nothing removed.")
+    text %= where
+    if holding:
+        names = ", ".join(f"“{name}”" if name is not None else str(_("(no namespace)")) for name in holding)
+        text += " " + ngettext("It exists in namespace %(names)s.", "It exists in namespaces %(names)s.",
+                               len(holding)) % {"names": names}
+    return text
 
 
 def _invalidate_namespace(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
@@ -152,13 +175,19 @@ def _invalidate_namespace(site: DashboardSite, request: HttpRequest, alias: str,
 
 
 def _invalidate_pattern(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
-    pattern, namespace = data["pattern"], data["namespace"] or None
+    pattern, every = data["pattern"], data["every_namespace"]
+    namespace = None if every else data["namespace"] or None
     if not data["confirm"]:
         # Step 1: count only. Nothing changes until the confirmation page is posted.
-        count = services.count_pattern(alias, pattern, namespace=namespace)
+        count = services.count_pattern(alias, pattern, namespace=namespace, every_namespace=every)
         return pages.render_pattern_confirm(site, request, alias, pattern=pattern, namespace=namespace,
-                                            allow_match_all=data["allow_match_all"], count=count)
-    count = services.invalidate_pattern(alias, pattern, namespace=namespace, user=request.user)
+                                            allow_match_all=data["allow_match_all"], count=count,
+                                            every_namespace=every)
+    count = services.invalidate_pattern(alias, pattern, namespace=namespace, user=request.user, every_namespace=every)
+    if not count:
+        text = _("Pattern “%(pattern)s” in cache “%(alias)s”: no key matches any more, nothing was deleted.") % {
+            "pattern": pattern, "alias": alias}
+        return messages.INFO, text
     text = ngettext(
         "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d key deleted.",
         "Pattern “%(pattern)s” in cache “%(alias)s”: %(count)d keys deleted.",
@@ -177,6 +206,22 @@ def _remove_invalid(site: DashboardSite, request: HttpRequest, alias: str, data:
         return messages.SUCCESS, text
     text = _("Invalid entry “%(key)s” was not there any more (expired or already removed).") % {"key": key}
     return messages.WARNING, text
+
+
+def _remove_reason(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    reason, namespace = data["reason"], data["namespace"] or None
+    if not data["confirm"]:
+        return pages.render_remove_reason_confirm(site, request, alias, reason=reason, namespace=namespace)
+    count = services.remove_invalid_reason(alias, reason, namespace=namespace, user=request.user)
+    where = {"reason": reason, "alias": alias, "namespace": namespace or _("all namespaces"), "count": count}
+    if not count:
+        return messages.INFO, _("No live “%(reason)s” entry was left in cache “%(alias)s”: nothing removed.") % where
+    return messages.SUCCESS, ngettext(
+        "%(count)d “%(reason)s” entry removed from cache “%(alias)s” (%(namespace)s): the next lookup asks the source.",
+        "%(count)d “%(reason)s” entries removed from cache “%(alias)s” (%(namespace)s): "
+        "the next lookups ask the source.",
+        count,
+    ) % where
 
 
 def _clear(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
@@ -211,6 +256,7 @@ MUTATIONS: dict[str, Mutation] = {
         perform=_invalidate_key,
         invalid=_show_on_invalidate_page("key_form"),
         then="invalidate",
+        then_query=("namespace",),  # the next key is most likely of the same namespace
     ),
     "invalidate_namespace": Mutation(
         perm=PERM_INVALIDATE_NAMESPACE,
@@ -230,6 +276,14 @@ MUTATIONS: dict[str, Mutation] = {
         perm=PERM_INVALIDATE_KEY,
         form=RemoveInvalidForm,
         perform=_remove_invalid,
+        invalid=_report_errors(gettext_noop("Nothing removed: %(errors)s"), "invalid"),
+        then="invalid",
+        then_query=("namespace",),
+    ),
+    "remove_reason": Mutation(
+        perm=PERM_INVALIDATE_NAMESPACE,  # many entries at once: the namespace-wide permission
+        form=RemoveReasonForm,
+        perform=_remove_reason,
         invalid=_report_errors(gettext_noop("Nothing removed: %(errors)s"), "invalid"),
         then="invalid",
         then_query=("namespace",),

@@ -19,10 +19,10 @@ from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.permissions import dashboard_permissions
 
 #: Tabs and page links of the frame, by URL name.
-PAGES = ("overview", "invalid", "ttl", "invalidate", "clear")
+PAGES = ("overview", "invalid", "ttl", "invalidate", "clear", "audit")
 #: Where the frame's forms post, by URL name.
-ACTIONS = ("invalidate_key", "invalidate_namespace", "invalidate_pattern", "clear", "remove_invalid", "ttl",
-           "ttl_reset")
+ACTIONS = ("invalidate_key", "invalidate_namespace", "invalidate_pattern", "clear", "remove_invalid", "remove_reason",
+           "ttl", "ttl_reset")
 
 
 class DashboardResponse(TemplateResponse):
@@ -45,7 +45,9 @@ class DashboardSite:
     def url(self, name: str, **query: Any) -> str:
         """Reverse a dashboard URL on this admin site, with an optional query string."""
         url = reverse(f"{self.admin_site.name}:cache_dashboard_{name}")
-        query = {k: v for k, v in query.items() if v not in (None, "")}
+        # A value UTF-8 cannot encode (a stored lone surrogate) goes as its escape, not a 500.
+        query = {k: v.encode("utf-8", "backslashreplace").decode() if isinstance(v, str) else v
+                 for k, v in query.items() if v not in (None, "")}
         return f"{url}?{urlencode(query)}" if query else url
 
     def context(self, request: HttpRequest, *, title: str, tab: str, alias: str, **extra: Any) -> dict[str, Any]:

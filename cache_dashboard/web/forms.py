@@ -124,6 +124,19 @@ class RemoveInvalidForm(InvalidateKeyForm):
         self.fields["namespace"].required = True
 
 
+class RemoveReasonForm(AliasFormMixin):
+    """Remove every invalid entry of one reason (after an upstream outage: every ERROR_API mark),
+    in one namespace or in all of them; counted first, removed after confirmation."""
+
+    namespace = forms.ChoiceField(label=_("Namespace"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=200, strip=False, validators=[validate_cache_text])
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "namespace", _choices(self.namespaces, blank=str(_("All namespaces"))))
+
+
 class InvalidateNamespaceForm(AliasFormMixin):
     """Invalidate every key of one namespace."""
 
@@ -151,6 +164,12 @@ class InvalidatePatternForm(AliasFormMixin):
         validators=[validate_pattern],
     )
     namespace = forms.ChoiceField(label=_("Namespace"), required=False)
+    every_namespace = forms.BooleanField(
+        label=_("Every key of this site, in every namespace and without one"),
+        required=False,
+        help_text=_("Otherwise only the keys of the namespace chosen above (or, with none, the keys without a "
+                    "namespace)."),
+    )
     allow_match_all = forms.BooleanField(
         label=_("I really mean a pattern that matches every key"),
         required=False,

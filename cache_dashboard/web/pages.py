@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cache_dashboard.conf import dashboard_aliases, get_setting
 from cache_dashboard.formatting import describe_error, human_duration
 from cache_dashboard.manager import CacheManager
+from cache_dashboard.models import CacheAuditEntry
 from cache_dashboard.overview import build_overview
 from cache_dashboard.web import presenters
 from cache_dashboard.web.base import DashboardResponse, DashboardSite
@@ -27,6 +30,8 @@ from cache_dashboard.web.forms import (
 )
 from cache_dashboard.web.permissions import CLEAR, PERM_VIEW, require
 
+#: Rows per page of the audit log.
+AUDIT_PAGE_SIZE = 50
 #: Rows per page of the invalid-entries table.
 INVALID_PAGE_SIZE = 25
 #: A search looks through at most this many of the newest entries (of each namespace).
@@ -77,7 +82,8 @@ def overview_json(site: DashboardSite, request: HttpRequest) -> JsonResponse:
 
 
 def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
-    """The negative cache: breakdown by reason and a searchable, paginated table of entries."""
+    """The negative cache: breakdown by reason, and the entries newest first, paged, filtered by
+    reason, key prefix or a search."""
     require(request, PERM_VIEW)
     alias = site.alias_from(request.GET.get("alias"))
     cm = CacheManager(alias)
@@ -85,7 +91,9 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
     namespace = request.GET.get("namespace") or ""
     if namespace and namespace not in namespaces:
         raise Http404(_("Unknown namespace."))
-    query = (request.GET.get("q") or "").strip()
+    query = (request.GET.get("q") or "").strip()[:200]
+    reason = (request.GET.get("reason") or "")[:200]
+    prefix = (request.GET.get("prefix") or "")[:200]
     scope = [namespace] if namespace else namespaces
     error = None
     breakdown: dict[str, int] = {}
@@ -95,21 +103,25 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
         dropped = sum(cm.invalid_dropped(ns) for ns in scope)
     except Exception as exc:  # server down: show the error, not a 500
         error = describe_error(exc)
-    # Kept counts size the pages; a page reads its own entries only. A search reads the newest
-    # SEARCH_LIMIT entries of each namespace.
+    # Kept counts size the pages; a page reads its own entries only. A filtered listing reads
+    # the newest SEARCH_LIMIT entries of each namespace (and says so).
     rows: presenters.LiveEntries | list[dict[str, Any]]
     rows = presenters.LiveEntries(cm, scope, sum(breakdown.values()))
-    if query and not error:
-        needle = query.casefold()
+    filtered = bool(query or reason or prefix)
+    if filtered and not error:
+        keep = presenters.entry_filter(reason, prefix, query)
         rows = [row for row in presenters.LiveEntries(cm, scope, SEARCH_LIMIT * len(scope))[:SEARCH_LIMIT]
-                if presenters.matches(row, needle)]
+                if keep(row)]
     try:
-        page = Paginator(rows, INVALID_PAGE_SIZE).get_page(request.GET.get("page"))
+        paginator = Paginator(rows, INVALID_PAGE_SIZE)
+        page = paginator.get_page(request.GET.get("page"))
         page_rows = list(page.object_list)
     except Exception as exc:  # the server went away between the counts and the page
         error = error or describe_error(exc)
-        page = Paginator([], INVALID_PAGE_SIZE).get_page(1)
+        paginator = Paginator([], INVALID_PAGE_SIZE)
+        page = paginator.get_page(1)
         page_rows = []
+    page_query = {"alias": alias, "namespace": namespace, "reason": reason, "prefix": prefix, "q": query}
     context = site.context(
         request,
         title=_("Invalid entries"),
@@ -118,19 +130,88 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
         namespaces=namespaces,
         namespace=namespace,
         query=query,
+        reason=reason,
+        prefix=prefix,
         page=page,
+        page_range=list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
         rows=page_rows,
         dropped=dropped,
         cap=get_setting("REGISTRY_MAX_ENTRIES"),
-        searched=SEARCH_LIMIT if query else None,
+        searched=SEARCH_LIMIT if filtered else None,
         # The manager orders reasons by count, largest first: keep that order for chart and table.
-        breakdown=list(breakdown.items()),
+        breakdown=[{"reason": r, "count": n, "url": site.url("invalid", alias=alias, namespace=namespace, reason=r)}
+                   for r, n in breakdown.items()],
         breakdown_total=sum(breakdown.values()),
-        chart={"labels": list(breakdown), "values": list(breakdown.values())},
+        reason_count=breakdown.get(reason) if reason else None,
+        chart={"labels": list(breakdown), "values": list(breakdown.values()),
+               "urls": [site.url("invalid", alias=alias, namespace=namespace, reason=r) for r in breakdown]},
         error=error,
-        page_query={"alias": alias, "namespace": namespace, "q": query},
+        page_query=page_query,
+        clear_filters=site.url("invalid", alias=alias, namespace=namespace),
     )
     return DashboardResponse(request, "cache_dashboard/invalid.html", context)
+
+
+def render_remove_reason_confirm(site: DashboardSite, request: HttpRequest, alias: str, *, reason: str,
+                                 namespace: str | None) -> HttpResponse:
+    """How many entries of a reason a bulk removal takes, and the button that removes them."""
+    cm = CacheManager(alias)
+    error, count = None, 0
+    try:
+        count = cm.invalid_breakdown(namespace).get(reason, 0)
+    except Exception as exc:
+        error = describe_error(exc)
+    context = site.context(
+        request,
+        title=_("Confirm removal of invalid entries"),
+        tab="invalid",
+        alias=alias,
+        reason=reason,
+        namespace=namespace or "",
+        count=count,
+        error=error,
+        back=site.url("invalid", alias=alias, namespace=namespace),
+    )
+    return DashboardResponse(request, "cache_dashboard/remove_reason_confirm.html", context)
+
+
+def audit(site: DashboardSite, request: HttpRequest) -> HttpResponse:
+    """The audit log inside the section: filtered and paged in the database, newest first."""
+    require(request, PERM_VIEW)
+    alias = site.alias_from(request.GET.get("alias"))
+    entries = CacheAuditEntry.objects.all()
+    action = request.GET.get("action") or ""
+    if action in CacheAuditEntry.Action.values:
+        entries = entries.filter(action=action)
+    else:
+        action = ""
+    cache = request.GET.get("cache") or ""
+    if cache:
+        entries = entries.filter(alias=cache)
+    query = (request.GET.get("q") or "").strip()[:200]
+    if query:
+        entries = entries.filter(Q(username__icontains=query) | Q(key__icontains=query)
+                                 | Q(namespace__icontains=query) | Q(pattern__icontains=query)
+                                 | Q(detail__icontains=query))
+    paginator = Paginator(entries, AUDIT_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    context = site.context(
+        request,
+        title=_("Audit log"),
+        tab="audit",
+        alias=alias,
+        rows=presenters.audit_rows(page.object_list),
+        page=page,
+        page_range=list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
+        page_query={"alias": alias, "action": action, "cache": cache, "q": query},
+        actions=CacheAuditEntry.Action.choices,
+        action=action,
+        cache=cache,
+        query=query,
+        audit_aliases=dashboard_aliases(),
+        time_zone=timezone.get_current_timezone_name(),
+    )
+    return DashboardResponse(request, "cache_dashboard/audit.html", context)
 
 
 def ttl(site: DashboardSite, request: HttpRequest) -> HttpResponse:
@@ -183,7 +264,8 @@ def render_invalidate(site: DashboardSite, request: HttpRequest, alias: str, **b
 
 
 def render_pattern_confirm(site: DashboardSite, request: HttpRequest, alias: str, *, pattern: str,
-                           namespace: str | None, allow_match_all: bool, count: int) -> HttpResponse:
+                           namespace: str | None, allow_match_all: bool, count: int,
+                           every_namespace: bool = False) -> HttpResponse:
     """How many keys a pattern matches now, and the button that deletes them."""
     context = site.context(
         request,
@@ -193,6 +275,7 @@ def render_pattern_confirm(site: DashboardSite, request: HttpRequest, alias: str
         pattern=pattern,
         namespace=namespace or "",
         allow_match_all=allow_match_all,
+        every_namespace=every_namespace,
         count=count,
     )
     return DashboardResponse(request, "cache_dashboard/pattern_confirm.html", context)

@@ -15,9 +15,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cache_dashboard.formatting import human_duration
 from cache_dashboard.manager import CacheManager, ttl
+from cache_dashboard.models import CacheAuditEntry
 from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.base import DashboardSite
 from cache_dashboard.web.forms import TTLOverrideForm
@@ -102,10 +104,60 @@ class LiveEntries(Sequence[dict[str, Any]]):
         return invalid_rows(found)
 
 
+def entry_filter(reason: str, prefix: str, needle: str) -> Any:
+    """The test a row of the invalid-entries table passes for the page's filters."""
+    folded = needle.casefold()
+
+    def keep(row: dict[str, Any]) -> bool:
+        return ((not reason or row.get("reason") == reason)
+                and (not prefix or str(row.get("key") or "").startswith(prefix))
+                and (not folded or matches(row, folded)))
+
+    return keep
+
+
 def matches(entry: dict[str, Any], needle: str) -> bool:
     """Whether an invalid entry matches a search (case-insensitive, in key, reason, detail, namespace)."""
     return any(needle in str(entry.get(field) or "").casefold()
                for field in ("key", "reason", "detail_display", "namespace"))
+
+
+def audit_rows(entries: Iterable[CacheAuditEntry]) -> list[dict[str, Any]]:
+    """Rows of the audit log: what each change applied to, and its result in words (keys
+    affected, or a TTL's old → new value)."""
+    rows = []
+    for entry in entries:
+        scope = [(label, value) for label, value in ((_("namespace"), entry.namespace), (_("key"), entry.key),
+                                                     (_("pattern"), entry.pattern)) if value]
+        if entry.action == CacheAuditEntry.Action.INVALIDATE_PATTERN and entry.detail == "every namespace":
+            scope.append((_("scope"), _("every namespace")))
+        if entry.action == CacheAuditEntry.Action.REMOVE_INVALID and entry.detail.startswith("reason: "):
+            scope.append((_("every entry of reason"), entry.detail[len("reason: "):]))
+        rows.append({
+            "created_at": entry.created_at,
+            "username": entry.username,
+            "alias": entry.alias,
+            "action_display": entry.get_action_display(),
+            "scope": scope,
+            "result": _audit_result(entry),
+        })
+    return rows
+
+
+def _audit_result(entry: CacheAuditEntry) -> str:
+    if entry.action in (CacheAuditEntry.Action.TTL_CHANGE, CacheAuditEntry.Action.TTL_RESET):
+        before, _sep, after = entry.detail.partition(" -> ")
+        return f"{_ttl_word(before)} → {_ttl_word(after)}"
+    if entry.count is None:
+        return "—"
+    return ngettext("%(n)d key", "%(n)d keys", entry.count) % {"n": entry.count}
+
+
+def _ttl_word(value: str) -> str:
+    """One side of a recorded TTL change: seconds as a duration, "-" (none) and "default" in words."""
+    if value.isdigit():
+        return human_duration(int(value))
+    return _("default") if value in ("-", "default", "") else value
 
 
 def ttl_names(cm: CacheManager) -> list[str]:

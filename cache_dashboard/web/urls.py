@@ -59,6 +59,7 @@ ROUTES: list[tuple[str, str, Page]] = [
     ("overview.json", "overview_json", _page(pages.overview_json)),
     ("invalid/", "invalid", _page(pages.invalid_entries)),
     ("invalid/remove/", "remove_invalid", _action("remove_invalid", page="invalid")),
+    ("invalid/remove-reason/", "remove_reason", _action("remove_reason", page="invalid")),
     ("ttl/", "ttl", _page(pages.ttl, post="ttl")),
     ("ttl/reset/", "ttl_reset", _action("ttl_reset", page="ttl")),
     ("invalidate/", "invalidate", _page(pages.invalidate)),
@@ -66,6 +67,7 @@ ROUTES: list[tuple[str, str, Page]] = [
     ("invalidate/namespace/", "invalidate_namespace", _action("invalidate_namespace", page="invalidate")),
     ("invalidate/pattern/", "invalidate_pattern", _action("invalidate_pattern", page="invalidate")),
     ("clear/", "clear", _page(pages.clear, post="clear")),
+    ("audit/", "audit", _page(pages.audit)),
 ]
 
 

@@ -120,4 +120,4 @@ def test_invalid_page_pages_by_kept_counts_and_says_what_the_cap_dropped(
     assert everything.context["rows"][0]["key"] == "777"
     found = client.get(url, {"q": "2099999005"})
     assert sorted(r["key"] for r in found.context["rows"]) == [f"2099999005{d}" for d in range(10)]
-    assert "Searched the newest" in found.content.decode()
+    assert "Filtered among the newest 5000 entries" in found.content.decode()

@@ -148,7 +148,15 @@
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
-        plugins: { legend: { position: "bottom", labels: {} } }
+        plugins: { legend: { position: "bottom", labels: {} } },
+        // A click on a slice lists that reason's entries.
+        onClick: function (event, elements) {
+          var urls = breakdown.urls || [];
+          if (elements.length && urls[elements[0].index]) { window.location.href = urls[elements[0].index]; }
+        },
+        onHover: function (event, elements) {
+          if (event.native && event.native.target) { event.native.target.style.cursor = elements.length ? "pointer" : ""; }
+        }
       }
     });
     function paint() {
