@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import pytest
 from demo_site.settings import build_caches
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 
 
 def test_default_is_locmem() -> None:
@@ -40,3 +47,63 @@ def test_memcached_url_one_or_several_servers() -> None:
 def test_timeout_is_configurable() -> None:
     conf = build_caches({"REDIS_URL": "redis://x/0", "CACHE_SOCKET_TIMEOUT": "2"})["default"]
     assert conf["OPTIONS"]["socket_timeout"] == 2.0
+
+
+# -- the switch read at import: DEMO_LANGUAGE -------------------------------------------
+
+
+@pytest.fixture
+def load_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
+    """Re-import demo_site.settings under a given environment (the module only; Django's active
+    settings stay the test suite's), and re-import it as it was afterwards."""
+    import demo_site.settings as module
+
+    def load(**env: str) -> ModuleType:
+        for name in ("DEMO_LANGUAGE", "REDIS_URL", "MEMCACHED_URL", "CACHE_BACKEND"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return importlib.reload(module)
+
+    yield load
+    monkeypatch.undo()
+    importlib.reload(module)
+
+
+def test_language_follows_the_browser_unless_demo_language_pins_it(load_settings) -> None:
+    default = load_settings()
+    assert (default.DEMO_LANGUAGE, default.LANGUAGE_CODE) == (None, "es")
+    assert "django.middleware.locale.LocaleMiddleware" in default.MIDDLEWARE
+    for code in ("en", "es"):
+        pinned = load_settings(DEMO_LANGUAGE=code)
+        assert (pinned.DEMO_LANGUAGE, pinned.LANGUAGE_CODE) == (code, code)
+        assert "django.middleware.locale.LocaleMiddleware" not in pinned.MIDDLEWARE
+        assert pinned.MIDDLEWARE == [m for m in default.MIDDLEWARE if not m.endswith("LocaleMiddleware")]
+
+
+@pytest.mark.parametrize("value", ["fr", "EN", "en-us", "english"])
+def test_an_unknown_demo_language_is_a_clear_error(load_settings, value: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=f"DEMO_LANGUAGE must be en or es, not '{value}'"):
+        load_settings(DEMO_LANGUAGE=value)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("pinned", "browser", "expected"),
+    [
+        ("en", "es", "Log in"),  # pinned: the browser's language is ignored
+        ("es", "en", "Iniciar sesión"),
+        (None, "en", "Log in"),  # not pinned: the browser decides
+        (None, "es", "Iniciar sesión"),
+        (None, "de", "Iniciar sesión"),  # neither English nor Spanish: LANGUAGE_CODE
+    ],
+)
+def test_the_admin_speaks_the_chosen_language(client, pinned: str | None, browser: str, expected: str) -> None:
+    from demo_site.settings import build_middleware
+
+    with override_settings(
+        ROOT_URLCONF="demo_site.urls", LANGUAGE_CODE=pinned or "es", MIDDLEWARE=build_middleware(pinned)
+    ):
+        page = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE=browser)
+    assert page.status_code == 200
+    assert expected in page.content.decode()

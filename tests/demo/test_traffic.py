@@ -55,7 +55,7 @@ def test_traffic_makes_the_dashboard_come_alive(demo_settings, alias, admin_clie
         stdout=out,
     )
     summary = out.getvalue().strip().splitlines()[-1]
-    assert "400 peticiones" in summary
+    assert "400 requests" in summary
 
     cm = CacheManager(alias)
     totals = cm.get_stats()["totals"]
@@ -99,7 +99,7 @@ def test_progress_line_and_duration_limit(demo_settings) -> None:
     out = io.StringIO()
     call_command("demo_traffic", rate=0, duration=0.3, latency=0, seed=2, stdout=out)
     line = out.getvalue().strip().splitlines()[-1]
-    for label in ("peticiones", "hits", "misses", "FORMATO_INVALIDO", "NO_EXISTE_SUNAT", "ERROR_API"):
+    for label in ("requests", "hits", "misses", "FORMATO_INVALIDO", "NO_EXISTE_SUNAT", "ERROR_API", "writes", "errors"):
         assert label in line
 
 

@@ -270,8 +270,8 @@ class Command(BaseCommand):
             token = getattr(settings, "DEMO_TRAFFIC_TOKEN", "")
             if not token:
                 self.stderr.write(
-                    "DEMO_TRAFFIC_TOKEN no está definido: solo consultas RUC y catálogo "
-                    "(sin estadísticas, perfiles ni escrituras)."
+                    "DEMO_TRAFFIC_TOKEN is not set: RUC lookups and catalogue pages only "
+                    "(no statistics, profiles or writes)."
                 )
             transport: Callable[[str, str], Outcome] = Http(options["url"], token)
             self._wait_for(options["url"], options["wait"])
@@ -340,7 +340,7 @@ class Command(BaseCommand):
                 return  # it answers
             except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise CommandError(f"{url} no responde: {exc}") from exc
+                    raise CommandError(f"{url} does not answer: {exc}") from exc
                 time.sleep(0.5)
 
 
@@ -389,10 +389,10 @@ class _Progress:
     def show(self, counts: Counter[str], final: bool = False) -> None:
         elapsed = max(time.monotonic() - self.start, 1e-9)
         line = (
-            f"[{elapsed:5.0f}s] {counts['total']} peticiones ({counts['total'] / elapsed:.1f}/s) · "
+            f"[{elapsed:5.0f}s] {counts['total']} requests ({counts['total'] / elapsed:.1f}/s) · "
             f"hits {counts['hits']} · misses {counts['misses']} · "
             f"FORMATO_INVALIDO {counts['FORMATO_INVALIDO']} · NO_EXISTE_SUNAT {counts['NO_EXISTE_SUNAT']} · "
-            f"ERROR_API {counts['ERROR_API']} · escrituras {counts['writes']} · errores {counts['errors']}"
+            f"ERROR_API {counts['ERROR_API']} · writes {counts['writes']} · errors {counts['errors']}"
         )
         if self.tty and not final:
             self.out.write("\r" + line, ending="")
