@@ -15,7 +15,9 @@ Timeouts are short (0.5 s) on purpose: CacheManager fails open, so a dead cache 
 each request at most that long instead of hanging it.
 
 ``DEMO_LANGUAGE=en|es`` pins the admin's language (unset: each browser's own, English or Spanish,
-else Spanish; the admin has no language switch).
+else Spanish; the admin has no language switch). ``DEMO_DEBUG=1`` turns ``DEBUG`` on (off by
+default: its error pages list settings and environment; passwords in URLs are masked there by
+``demo_site.debug``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent  # demo/
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-secret-key-do-not-use-in-production")
-DEBUG = os.environ.get("DEMO_DEBUG", "1") == "1"
+
+
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """True if ``env[name]`` is 1, true, yes or on (any case)."""
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# Off unless DEMO_DEBUG=1: Django's debug pages show the settings and the environment.
+DEBUG = env_flag(os.environ, "DEMO_DEBUG")
+# Also when DEBUG is on, passwords inside URLs (CACHES' LOCATION, REDIS_URL) are masked there.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "demo_site.debug.MaskingExceptionReporterFilter"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
@@ -214,8 +226,14 @@ DEMO_TRAFFIC_TOKEN = os.environ.get("DEMO_TRAFFIC_TOKEN", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"debug_off": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # With DEBUG off Django logs server errors nowhere visible (no ADMINS): to the server's log.
+        "errors": {"class": "logging.StreamHandler", "level": "ERROR", "filters": ["debug_off"]},
+    },
     "loggers": {
         "cache_dashboard": {"handlers": ["console"], "level": os.environ.get("DEMO_LOG_LEVEL", "WARNING")},
+        "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 from demo_site.settings import build_caches
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
+from django.views.debug import ExceptionReporter, get_default_exception_reporter_filter
 
 
 def test_default_is_locmem() -> None:
@@ -49,7 +52,7 @@ def test_timeout_is_configurable() -> None:
     assert conf["OPTIONS"]["socket_timeout"] == 2.0
 
 
-# -- the switch read at import: DEMO_LANGUAGE -------------------------------------------
+# -- the switches read at import: DEMO_DEBUG, DEMO_LANGUAGE -------------------------------------------
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ def load_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Mod
     import demo_site.settings as module
 
     def load(**env: str) -> ModuleType:
-        for name in ("DEMO_LANGUAGE", "REDIS_URL", "MEMCACHED_URL", "CACHE_BACKEND"):
+        for name in ("DEMO_DEBUG", "DEMO_LANGUAGE", "REDIS_URL", "MEMCACHED_URL", "CACHE_BACKEND"):
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -68,6 +71,19 @@ def load_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Mod
     yield load
     monkeypatch.undo()
     importlib.reload(module)
+
+
+def test_debug_is_off_by_default_and_opt_in(load_settings) -> None:
+    assert load_settings().DEBUG is False
+    assert load_settings(DEMO_DEBUG="0").DEBUG is False
+    assert load_settings(DEMO_DEBUG="").DEBUG is False
+    assert load_settings(DEMO_DEBUG="1").DEBUG is True
+    assert load_settings(DEMO_DEBUG="yes").DEBUG is True
+
+
+def test_error_pages_mask_passwords_in_urls(load_settings) -> None:
+    module = load_settings()
+    assert module.DEFAULT_EXCEPTION_REPORTER_FILTER == "demo_site.debug.MaskingExceptionReporterFilter"
 
 
 def test_language_follows_the_browser_unless_demo_language_pins_it(load_settings) -> None:
@@ -107,3 +123,42 @@ def test_the_admin_speaks_the_chosen_language(client, pinned: str | None, browse
         page = client.get("/admin/login/", HTTP_ACCEPT_LANGUAGE=browser)
     assert page.status_code == 200
     assert expected in page.content.decode()
+
+
+# -- the masking filter of Django's error reports -----------------------------------------------------
+
+SECRET = "-".join(("s3cret", "pw"))  # built, so the report's source excerpts never contain it
+
+
+def _boom() -> None:
+    url = f"redis://:{SECRET}@127.0.0.1:6379/1"  # a frame variable the report lists
+    raise RuntimeError(f"cache down at {url.rpartition('@')[2]}")
+
+
+def _report(filter_path: str, settings: Any) -> str:
+    settings.DEBUG = True
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = filter_path
+    demo_cache = build_caches({"REDIS_URL": f"redis://:{SECRET}@127.0.0.1:6379/1"})["default"]
+    settings.CACHES = {**settings.CACHES, "demo": demo_cache}
+    settings.CACHE_MIRRORS = [f"redis://user:{SECRET}@replica:6379/1"]  # a list of URLs, as LOCATION can be
+    request = RequestFactory().get("/", REDIS_URL=f"redis://:{SECRET}@127.0.0.1:6379/1")
+    get_default_exception_reporter_filter.cache_clear()  # Django builds the filter once per process
+    try:
+        _boom()
+    except RuntimeError:
+        return ExceptionReporter(request, *sys.exc_info()).get_traceback_html()
+    finally:
+        get_default_exception_reporter_filter.cache_clear()
+    raise AssertionError("unreachable")
+
+
+def test_django_alone_would_show_the_redis_password(settings) -> None:
+    assert SECRET in _report("django.views.debug.SafeExceptionReporterFilter", settings)
+
+
+def test_the_demo_filter_masks_it_in_settings_environment_and_frames(settings) -> None:
+    html = _report("demo_site.debug.MaskingExceptionReporterFilter", settings)
+    assert SECRET not in html
+    assert "redis://:***@127.0.0.1:6379/1" in html  # CACHES' LOCATION, META's REDIS_URL, the local
+    assert "redis://user:***@replica:6379/1" in html
+    assert "cache down at 127.0.0.1:6379/1" in html  # the report itself is intact
