@@ -123,3 +123,139 @@ def test_the_terminal_output_is_english() -> None:
     banner = text.split("cat <<EOF", 1)[1].split("\nEOF", 1)[0]
     for line in [*printed, banner]:
         assert not SPANISH.search(line), line
+
+
+# -- one interpreter choice for demo/run and tests/run (demo/python.sh) -------------------------------
+
+PYTHON_SH = ROOT / "demo" / "python.sh"
+TESTS_RUN = ROOT / "tests" / "run"
+PROBE = 'import sys, venv, ensurepip; print("%d.%d" % sys.version_info[:2])'
+
+
+def real_interpreters() -> dict[str, str]:
+    """X.Y -> a working interpreter of this machine (PATH, pyenv), for the versions the project supports."""
+    found: dict[str, str] = {}
+    roots = {Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")), Path("/root/.pyenv")}
+    for version in ("3.10", "3.11", "3.12", "3.13", "3.14"):
+        candidates = [str(p) for root in roots for p in sorted(root.glob(f"versions/{version}.*/bin/python"))]
+        candidates.append(shutil.which(f"python{version}") or "")  # last: a pyenv shim is slow, may be broken
+        for candidate in filter(None, candidates):
+            try:
+                out = subprocess.run([candidate, "-c", PROBE], capture_output=True, text=True, timeout=20)
+            except OSError:
+                continue
+            if out.returncode == 0 and out.stdout.strip() == version:
+                found[version] = candidate
+                break
+    return found
+
+
+@pytest.fixture(scope="module")
+def interpreters() -> dict[str, str]:
+    found = real_interpreters()
+    if len(found) < 2:
+        pytest.skip(f"needs two Python versions on this machine, found {sorted(found)}")
+    return found
+
+
+def sandbox(tmp_path: Path, interpreters: dict[str, str], *, on_path: dict[str, str]) -> dict[str, str]:
+    """An environment whose only Pythons are a pyenv root with ``interpreters`` (symlinks to real ones)
+    and ``on_path`` (name -> target; a target of "" is a broken pyenv shim: no interpreter behind it)."""
+    root = tmp_path / "pyenv"
+    for version, target in interpreters.items():
+        bindir = root / "versions" / f"{version}.0" / "bin"
+        bindir.mkdir(parents=True)
+        (bindir / "python").symlink_to(target)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("rm",):
+        (bindir / tool).symlink_to(shutil.which(tool) or f"/bin/{tool}")
+    for name, target in on_path.items():
+        if target:
+            (bindir / name).symlink_to(target)
+        else:
+            (bindir / name).write_text('#!/bin/sh\necho "pyenv: python3.14: command not found" >&2\nexit 127\n')
+            (bindir / name).chmod(0o755)
+    return {"PATH": str(bindir), "PYENV_ROOT": str(root), "HOME": str(tmp_path)}
+
+
+def shell(env: dict[str, str], script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    bash = shutil.which("bash") or "/bin/bash"
+    return subprocess.run(
+        [bash, "-c", f'set -euo pipefail; . "{PYTHON_SH}"; {script}', "-", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def version_of(python: str) -> str:
+    return subprocess.run([python, "-c", PROBE], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_both_scripts_source_the_one_choice() -> None:
+    for script in (RUN, TESTS_RUN):
+        text = script.read_text()
+        assert "demo/python.sh" in text, script
+        assert "pick_python() {" not in text, f"{script} has its own interpreter choice again"
+    assert "pick_python)" in TESTS_RUN.read_text() and "pick_python)" in RUN.read_text()
+
+
+def test_newest_supported_first_and_broken_shims_skipped(tmp_path: Path, interpreters: dict[str, str]) -> None:
+    oldest = min(interpreters)
+    env = sandbox(tmp_path, interpreters, on_path={"python3.14": "", "python3": interpreters[oldest]})
+    chosen = shell(env, "pick_python")
+    assert chosen.returncode == 0, chosen.stderr
+    assert version_of(chosen.stdout.strip()) == max(interpreters)
+    assert chosen.stdout.strip().startswith(env["PYENV_ROOT"])  # found where pyenv keeps them
+
+
+def test_explicit_versions_and_cd_python(tmp_path: Path, interpreters: dict[str, str]) -> None:
+    oldest, newest = min(interpreters), max(interpreters)
+    env = sandbox(tmp_path, interpreters, on_path={})
+    assert version_of(shell(env, 'pick_python "$@"', "3.9", oldest).stdout.strip()) == oldest
+    env["CD_PYTHON"] = interpreters[oldest]
+    assert version_of(shell(env, "pick_python").stdout.strip()) == oldest  # the override
+    assert version_of(shell(env, 'pick_python "$@"', newest).stdout.strip()) == newest  # not for a list
+    env["CD_PYTHON"] = str(tmp_path / "nothing")
+    failed = shell(env, "pick_python")
+    assert failed.returncode == 1 and "CD_PYTHON=" in failed.stderr
+
+
+def test_no_interpreter_is_a_clear_error(tmp_path: Path) -> None:
+    env = sandbox(tmp_path, {}, on_path={"python3.14": ""})
+    failed = shell(env, "pick_python")
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert "no working Python 3.14 3.13 3.12 3.11 3.10" in failed.stderr
+
+
+def test_an_existing_venv_on_another_python_is_kept_and_said_so(tmp_path: Path, interpreters: dict[str, str]) -> None:
+    oldest, newest = min(interpreters), max(interpreters)
+    venv = tmp_path / "venv"
+    subprocess.run([interpreters[oldest], "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = sandbox(tmp_path, interpreters, on_path={})
+    result = shell(env, 'ensure_venv "$1" "$(pick_python)"; python_version "$1/bin/python"', str(venv))
+    assert result.returncode == 0, result.stderr
+    assert version_of(str(venv / "bin" / "python")) == oldest  # kept...
+    assert result.stdout.strip().startswith(oldest + ".")  # ...and what is reported is what runs
+    assert f"has Python {oldest}." in result.stderr and f"not Python {newest}." in result.stderr
+    assert "rm -rf" in result.stderr
+
+
+def test_a_broken_venv_is_recreated_a_foreign_directory_refused(tmp_path: Path, interpreters: dict[str, str]) -> None:
+    newest = max(interpreters)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /gone\n")
+    (venv / "bin" / "python").symlink_to(tmp_path / "gone" / "python")  # its interpreter was removed
+    env = sandbox(tmp_path, interpreters, on_path={})
+    result = shell(env, 'ensure_venv "$1" "$(pick_python)"', str(venv))
+    assert result.returncode == 0, result.stderr
+    assert "no working Python" in result.stdout and f"recreating it with Python {newest}." in result.stdout
+    assert version_of(str(venv / "bin" / "python")) == newest
+
+    foreign = tmp_path / "not-a-venv"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    refused = shell(env, 'ensure_venv "$1" "$(pick_python)"', str(foreign))
+    assert refused.returncode == 1 and "is not a virtualenv" in refused.stderr
+    assert (foreign / "keep.txt").exists()
