@@ -259,3 +259,36 @@ def test_a_broken_venv_is_recreated_a_foreign_directory_refused(tmp_path: Path, 
     refused = shell(env, 'ensure_venv "$1" "$(pick_python)"', str(foreign))
     assert refused.returncode == 1 and "is not a virtualenv" in refused.stderr
     assert (foreign / "keep.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "language", "debug"),
+    [
+        ({}, "the browser's, English or Spanish (DEMO_LANGUAGE=en|es pins one)", "off (DEMO_DEBUG=1 turns it on)"),
+        ({"DEMO_LANGUAGE": "en", "DEMO_DEBUG": "1"}, "English (DEMO_LANGUAGE=en)", "on (DEMO_DEBUG=1)"),
+    ],
+)
+def test_the_banner_says_what_the_settings_made_of_the_environment(
+    tmp_path: Path, env: dict[str, str], language: str, debug: str
+) -> None:
+    """demo/run's own banner code, from ``ABOUT_PY=`` to the banner, run against the demo's settings."""
+    text = RUN.read_text()
+    start = text.index("ABOUT_PY=")
+    banner = text[start : text.index("\nEOF\n", text.index("cat <<EOF", start)) + 5]
+    prefixes = ("DEMO_", "DJANGO_", "REDIS_", "MEMCACHED_", "CACHE_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    run_env = {
+        **clean,
+        **env,
+        "REDIS_URL": "redis://:s3cret@127.0.0.1:1/1",  # never connected to: only displayed
+        "PYTHONPATH": str(ROOT),
+        "DEMO_DB": str(tmp_path / "db.sqlite3"),
+    }
+    script = f'MANAGE=("{sys.executable}" "{ROOT / "demo" / "manage.py"}"); PORT=8000; RATE=5; CREDENTIALS=""\n{banner}'
+    out = subprocess.run(["bash", "-c", script], env=run_env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    fields = [line.split(":", 1) for line in out.stdout.splitlines() if ":  " in line]
+    lines = {name.strip(): value.strip() for name, value in fields}
+    assert lines["Cache backend"] == "redis redis://:***@127.0.0.1:1/1"
+    assert lines["Admin language"] == language
+    assert lines["Debug"] == debug
