@@ -13,6 +13,11 @@ environment                                            cache
 
 Timeouts are short (0.5 s) on purpose: CacheManager fails open, so a dead cache server costs
 each request at most that long instead of hanging it.
+
+``DEMO_LANGUAGE=en|es`` pins the admin's language (unset: each browser's own, English or Spanish,
+else Spanish; the admin has no language switch). ``DEMO_DEBUG=1`` turns ``DEBUG`` on (off by
+default: its error pages list settings and environment; passwords in URLs are masked there by
+``demo_site.debug``).
 """
 
 from __future__ import annotations
@@ -22,10 +27,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent  # demo/
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-secret-key-do-not-use-in-production")
-DEBUG = os.environ.get("DEMO_DEBUG", "1") == "1"
+
+
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """True if ``env[name]`` is 1, true, yes or on (any case)."""
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# Off unless DEMO_DEBUG=1: Django's debug pages show the settings and the environment.
+DEBUG = env_flag(os.environ, "DEMO_DEBUG")
+# Also when DEBUG is on, passwords inside URLs (CACHES' LOCATION, REDIS_URL) are masked there.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "demo_site.debug.MaskingExceptionReporterFilter"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
@@ -41,16 +58,35 @@ INSTALLED_APPS = [
     "shop",
 ]
 
-MIDDLEWARE = [
+LANGUAGES = [("es", "Español"), ("en", "English")]
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+
+
+def pinned_language(env: Mapping[str, str] = os.environ) -> str | None:
+    """``DEMO_LANGUAGE`` (``en`` or ``es``), or None when unset: then each browser's language decides."""
+    value = env.get("DEMO_LANGUAGE", "").strip()
+    if value and value not in dict(LANGUAGES):
+        raise ImproperlyConfigured(f"DEMO_LANGUAGE must be en or es, not {value!r}")
+    return value or None
+
+
+def build_middleware(language: str | None) -> list[str]:
+    """The middleware; a pinned language drops LocaleMiddleware so every request gets LANGUAGE_CODE."""
+    return [name for name in _MIDDLEWARE if not (language and name == LOCALE_MIDDLEWARE)]
+
+
+_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    LOCALE_MIDDLEWARE,  # unless DEMO_LANGUAGE is set: the browser's Accept-Language picks en or es
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+DEMO_LANGUAGE = pinned_language()
+MIDDLEWARE = build_middleware(DEMO_LANGUAGE)
 
 ROOT_URLCONF = "demo_site.urls"
 WSGI_APPLICATION = "demo_site.wsgi.application"
@@ -80,8 +116,9 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LANGUAGE_CODE = os.environ.get("DEMO_LANGUAGE", "es")
-LANGUAGES = [("es", "Español"), ("en", "English")]
+# The UI language: DEMO_LANGUAGE if set; otherwise the browser's (LocaleMiddleware), Spanish when it
+# asks for neither English nor Spanish. The admin has no language switch.
+LANGUAGE_CODE = DEMO_LANGUAGE or "es"
 TIME_ZONE = "America/Lima"
 USE_I18N = True
 USE_TZ = True
@@ -189,8 +226,14 @@ DEMO_TRAFFIC_TOKEN = os.environ.get("DEMO_TRAFFIC_TOKEN", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"debug_off": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # With DEBUG off Django logs server errors nowhere visible (no ADMINS): to the server's log.
+        "errors": {"class": "logging.StreamHandler", "level": "ERROR", "filters": ["debug_off"]},
+    },
     "loggers": {
         "cache_dashboard": {"handlers": ["console"], "level": os.environ.get("DEMO_LOG_LEVEL", "WARNING")},
+        "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }

@@ -17,6 +17,7 @@ from django.core.cache import caches
 
 from cache_dashboard import CacheManager, cache_manager
 from cache_dashboard.conf import get_setting
+from cache_dashboard.keys import MAX_NAMESPACE_LENGTH, normalize_namespace
 from ruc.checkdigit import format_error
 from ruc.upstream import RucNotFound, UpstreamError, provider_for
 
@@ -36,8 +37,33 @@ DEFAULT_ERROR_TTL = 60
 #: answered "unknown" or failed on are marked (and REGISTRY_MAX_ENTRIES bounds even those).
 _STORABLE = re.compile(r"[0-9A-Za-z\-]{1,20}")
 
-#: Namespaces ``get_service_cache_key`` knows about (the seeds' "services").
+#: The demo's own services (each one a namespace); any other valid name works too (seeds: ``migo``).
 SERVICES = ("ruc", "nubefact")
+#: Separates the service from the key in ``get_service_cache_key``'s ``"<service>:<key>"``.
+SERVICE_SEPARATOR = ":"
+
+
+def is_service_name(name: object) -> bool:
+    """True if ``name`` can be a service: a namespace that cache_dashboard stores as it is.
+
+    The rule is the package's (``cache_dashboard.keys.normalize_namespace`` keeps it unchanged):
+    1-48 ASCII letters, digits or ``_ . - ~ @ + = , ! $ ( )``. So no ``:`` (it separates the
+    service from the key), no spaces or control characters, nothing that would be stored escaped.
+    """
+    if not isinstance(name, str) or not name:
+        return False
+    return normalize_namespace(name) == name
+
+
+def check_service_name(name: object) -> str:
+    """``name`` if :func:`is_service_name`, else ``ValueError`` saying what a service name may hold."""
+    if isinstance(name, str) and is_service_name(name):
+        return name
+    raise ValueError(
+        f"invalid service name {name!r}: a service is a namespace stored as it is, 1-{MAX_NAMESPACE_LENGTH} "
+        "ASCII letters, digits or any of _.-~@+=,!$() (':' separates the service from the key), "
+        "e.g. 'migo', 'nubefact', 'sunat'"
+    )
 
 
 def _human(seconds: float | None) -> str:
@@ -73,10 +99,11 @@ class RucCacheService:
 
     # -- generic operations ------------------------------------------------------------------
     def _split(self, key: str) -> tuple[str | None, str]:
-        # Keys built by get_service_cache_key ("nubefact:xyz") live in that service's namespace,
-        # so clear_service_cache(service) drops them, as the seeds intended.
-        service, sep, rest = key.partition(":")
-        if sep and rest and service in SERVICES:
+        # Keys built by get_service_cache_key ("migo:xyz") live in that service's namespace, so
+        # clear_service_cache(service) drops them, as the seeds intended. Any valid service name
+        # counts; a key whose prefix is no valid name ("a b:c", ":c") stays a plain key.
+        service, sep, rest = key.partition(SERVICE_SEPARATOR)
+        if sep and rest and is_service_name(service):
             return service, rest
         return None, key
 
@@ -176,21 +203,28 @@ class RucCacheService:
 
     # -- several services --------------------------------------------------------------------
     def get_service_cache_key(self, service_name: str, key: str) -> str:
-        """``"<service>:<key>"`` (e.g. ``"nubefact:ruc_20100038146"``).
+        """``"<service>:<key>"`` (e.g. ``"migo:ruc_20100038146"``), for any valid service name.
 
+        Every service is a namespace (the seeds' ``migo:``, ``nubefact:``, ``sunat:``):
         ``get``/``set``/``delete`` store such a key in the namespace ``service``, so
         :meth:`clear_service_cache` drops it. New code: ``cm.get(key, namespace=service)``.
+
+        :raises ValueError: ``service_name`` is not a valid name (see :func:`is_service_name`), or
+            ``key`` is empty.
         """
-        if service_name not in SERVICES:
-            raise ValueError(f"unknown service {service_name!r}; known: {', '.join(SERVICES)}")
-        return f"{service_name}:{key}"
+        check_service_name(service_name)
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"a service key must be a non-empty string, not {key!r}")
+        return f"{service_name}{SERVICE_SEPARATOR}{key}"
 
     def clear_service_cache(self, service_name: str) -> dict[str, int]:
         """Invalidate every entry of one service (namespace) on any backend, in O(1).
 
         Returns ``{"namespaces_invalidated": 1}`` (a namespace invalidation does not count keys).
+
+        :raises ValueError: ``service_name`` is not a valid name (see :func:`is_service_name`).
         """
-        self.cm.invalidate_namespace(service_name, source="RucCacheService")
+        self.cm.invalidate_namespace(check_service_name(service_name), source="RucCacheService")
         return {"namespaces_invalidated": 1}
 
 

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from demo_site import settings as demo_site_settings
 
 from tests.conftest import Servers, require
 
-DEMO_TTLS = {
-    "ruc": 3600,
-    "ruc_invalid": 86400,
-    "ruc_error": 60,
-    "nubefact": 3600,
-    "nubefact_invalid": 86400,
-    "nubefact_error": 60,
-    "estadisticas_ventas": 300,
-    "estadisticas_usuarios": 600,
-}
+#: The demo's own TTLs (one per data type / namespace), as demo/demo_site/settings.py sets them.
+DEMO_TTLS: dict[str, int] = dict(demo_site_settings.CACHE_DASHBOARD["TTLS"])
+#: The shop's data types: each one a namespace (shop.stats).
+SHOP_NAMESPACES = (
+    "estadisticas_ventas",
+    "estadisticas_usuarios",
+    "productos_vendidos",
+    "metodos_pago",
+    "perfil_usuario",
+    "lista_productos",
+)
 
 
 @pytest.fixture(params=["locmem", "redis"])

@@ -7,7 +7,9 @@ import io
 import time
 
 import pytest
-from ruc.services import ERROR_API, FORMATO_INVALIDO, NO_EXISTE_SUNAT, RucCacheService
+from ruc.services import ERROR_API, FORMATO_INVALIDO, NO_EXISTE_SUNAT, RucCacheService, is_service_name
+
+from cache_dashboard.keys import MAX_NAMESPACE_LENGTH
 
 #: The verification script of seeds/01-cambiar-backend-de-cache.md, with only the import changed.
 SEEDS_VERIFICATION_SCRIPT = """
@@ -182,10 +184,52 @@ def test_get_cache_stats(service: RucCacheService, alias: str) -> None:
     assert stats["stats"]["sets"] == 1
 
 
-def test_get_service_cache_key(service: RucCacheService) -> None:
+def test_get_service_cache_key_accepts_any_service_the_seeds_name(service: RucCacheService) -> None:
+    # The seeds' own example (02-revision-apicacheservice.md) and their other services.
+    assert service.get_service_cache_key("migo", "ruc_20100038146") == "migo:ruc_20100038146"
     assert service.get_service_cache_key("nubefact", "ruc_20100038146") == "nubefact:ruc_20100038146"
-    with pytest.raises(ValueError):
-        service.get_service_cache_key("desconocido", "x")
+    assert service.get_service_cache_key("sunat", "padron") == "sunat:padron"
+    assert service.get_service_cache_key("api-v2.migo_pe", "x") == "api-v2.migo_pe:x"
+    assert service.get_service_cache_key("m" * MAX_NAMESPACE_LENGTH, "x") == "m" * MAX_NAMESPACE_LENGTH + ":x"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "mi go", "migo:v2", "señal", "tab\there", "50%", "{migo}", "m" * (MAX_NAMESPACE_LENGTH + 1), None, 7],
+)
+def test_invalid_service_names_get_a_clear_error(service: RucCacheService, name: object) -> None:
+    with pytest.raises(ValueError, match=r"invalid service name .*1-48 ASCII letters.*e\.g\. 'migo'"):
+        service.get_service_cache_key(name, "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid service name"):
+        service.clear_service_cache(name)  # type: ignore[arg-type]
+    assert not is_service_name(name)
+
+
+def test_a_service_key_needs_a_key(service: RucCacheService) -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        service.get_service_cache_key("migo", "")
+
+
+def test_any_service_key_lives_in_its_namespace(service: RucCacheService, alias: str) -> None:
+    """What the seeds' migo_service.py does: the key goes into the namespace ``migo``, so clearing
+    the service drops it, and the dashboard lists ``migo`` as a namespace."""
+    key = service.get_service_cache_key("migo", "ruc_20100038146")
+    assert service.set(key, {"ruc": "20100038146"}, 300) is True
+    assert service.get(key) == {"ruc": "20100038146"}
+    assert service.cm.get("ruc_20100038146", namespace="migo") == {"ruc": "20100038146"}
+    assert service.cm.get(key) is None  # not a plain key
+    assert "migo" in service.cm.known_namespaces()
+    assert service.cm.get_stats()["namespaces"]["migo"]["hits"] == 2
+
+    assert service.clear_service_cache("migo") == {"namespaces_invalidated": 1}
+    assert service.get(key) is None
+
+
+def test_keys_without_a_valid_service_prefix_stay_plain(service: RucCacheService) -> None:
+    for key in ("mi go:x", ":x", "x:", "señal:x", "plain"):
+        assert service.set(key, key, 300) is True
+        assert service.cm.get(key) == key, key
+        assert service.get(key) == key
 
 
 def test_clear_service_cache_drops_only_that_service(service: RucCacheService) -> None:

@@ -71,3 +71,11 @@ def test_lector_sees_the_dashboard_but_cannot_invalidate(client) -> None:
     run()
     client.login(username="lector", password="lector-demo")
     assert client.get("/admin/").status_code == 200
+
+
+def test_output_is_english() -> None:
+    lines = run().splitlines()
+    assert lines[0] == "Demo users (for this local demo only):"
+    expected = [("admin", "superuser"), ("operador", "view + invalidate"), ("lector", "view only")]
+    for line, (username, role) in zip(lines[1:], expected, strict=True):
+        assert line.split()[0] == username and line.endswith(f"  {role}"), line

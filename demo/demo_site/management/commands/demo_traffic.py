@@ -1,15 +1,18 @@
 """Generate realistic demo traffic so the dashboard's charts and breakdowns come alive.
 
 The mix: repeated RUC lookups (hits), new well-formed RUCs (misses; some unknown to SUNAT, some
-hit a simulated upstream failure), malformed RUCs, NubeFact lookups, reads of the cached shop
-statistics and shop writes (which fire the invalidation rules).
+hit a simulated upstream failure), malformed RUCs, NubeFact lookups, reads of the shop's cached
+data (statistics, customer profiles, catalogue pages: one namespace per data type, see
+``shop.stats``) and shop writes (which fire the invalidation rules).
 
 Two transports:
 
 ``--url http://127.0.0.1:8000`` (what ``./demo/run`` uses)
     HTTP requests to the running server, so the traffic lands in *that* process's cache — needed
-    with LocMemCache, which is per process. Shop writes and statistics go through endpoints that
-    require ``X-Demo-Token`` = ``DEMO_TRAFFIC_TOKEN`` (set by ``./demo/run``).
+    with LocMemCache, which is per process. Shop writes, statistics and profiles go through
+    endpoints that require ``X-Demo-Token`` = ``DEMO_TRAFFIC_TOKEN`` (set by ``./demo/run``). The
+    command shares the server's database (it creates the demo catalogue and customers if missing
+    and reads the customers' ids for the profile requests).
 in-process (no ``--url``)
     Calls the same functions the views call, in this process. Right for shared caches (Redis,
     memcached) and for tests.
@@ -30,19 +33,40 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.test.utils import override_settings
 from ruc.checkdigit import VALID_PREFIXES, complete
 from ruc.upstream import KNOWN_COMPANIES
+from shop.simulation import CUSTOMERS, ensure_catalogue
 
 #: Relative weights of the kinds of request.
 MIX: dict[str, int] = {
-    "repeat": 40,  # a RUC seen before: a hit (or a negative-cache hit)
+    "repeat": 36,  # a RUC seen before: a hit (or a negative-cache hit)
     "new": 22,  # a fresh well-formed RUC: a miss, the provider is called
     "malformed": 10,  # FORMATO_INVALIDO
     "nubefact": 8,  # the second provider / namespace
-    "stats": 12,  # cached shop statistics
+    "stats": 16,  # the shop's cached data (SHOP_READS)
     "write": 8,  # a shop write: invalidation rules fire
+}
+
+#: Relative weights of the shop reads, by namespace (shop.stats). ``perfil_usuario`` and
+#: ``lista_productos`` take an argument (a customer's pk, a page): ``"<namespace>:<argument>"``.
+SHOP_READS: dict[str, int] = {
+    "estadisticas_ventas": 3,
+    "estadisticas_usuarios": 2,
+    "productos_vendidos": 2,
+    "metodos_pago": 2,
+    "perfil_usuario": 3,
+    "lista_productos": 4,
+}
+#: Where ``Http`` reads the whole-shop statistics.
+STATISTIC_PATHS = {
+    "estadisticas_ventas": "/api/estadisticas/ventas/",
+    "estadisticas_usuarios": "/api/estadisticas/usuarios/",
+    "productos_vendidos": "/api/estadisticas/productos-vendidos/",
+    "metodos_pago": "/api/estadisticas/metodos-pago/",
 }
 
 Outcome = tuple[str, str]  # (kind, result label)
@@ -71,8 +95,12 @@ def malformed_ruc(rng: random.Random) -> str:
 class Traffic:
     """Chooses requests and keeps the pool of RUCs already looked up."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, customers: list[int] | None = None) -> None:
         self.rng = rng
+        #: pks of the customers whose profiles are read (none: no profile reads).
+        self.customers = list(customers or ())
+        self.reads = [name for name in SHOP_READS if name != "perfil_usuario" or self.customers]
+        self.read_weights = [SHOP_READS[name] for name in self.reads]
         self.seen: dict[str, list[str]] = {"ruc": list(KNOWN_COMPANIES), "nubefact": list(KNOWN_COMPANIES)}
         self.lock = threading.Lock()
         self.kinds = list(MIX)
@@ -100,7 +128,12 @@ class Traffic:
                 self.seen["nubefact"].append(ruc)
                 return kind, ruc
             if kind == "stats":
-                return kind, self.rng.choice(("estadisticas_ventas", "estadisticas_usuarios"))
+                name = self.rng.choices(self.reads, self.read_weights)[0]
+                if name == "perfil_usuario":
+                    return kind, f"{name}:{self.rng.choice(self.customers)}"
+                if name == "lista_productos":
+                    return kind, f"{name}:{self.rng.choice((1, 1, 2))}"  # page 1 is the popular one
+                return kind, name
             return kind, str(self.rng.randrange(2**31))
 
 
@@ -110,15 +143,9 @@ class Traffic:
 class InProcess:
     """Calls the views' functions directly (shared caches, tests)."""
 
-    def __init__(self) -> None:
-        from shop.simulation import ensure_catalogue
-
-        ensure_catalogue()
-
     def __call__(self, kind: str, arg: str) -> Outcome:
         from ruc.services import lookup
         from shop.simulation import random_write
-        from shop.stats import get_cached
 
         if kind in ("repeat", "new", "malformed"):
             result = lookup(arg, "ruc")
@@ -127,8 +154,22 @@ class InProcess:
             result = lookup(arg, "nubefact")
             return kind, result.body.get("reason") or result.body["source"]
         if kind == "stats":
-            return kind, get_cached(arg)[1]
+            return kind, _read_in_process(arg)
         return kind, random_write(random.Random(int(arg)))
+
+
+def _read_in_process(arg: str) -> str:
+    from shop import stats
+
+    name, _, param = arg.partition(":")
+    try:
+        if name == "perfil_usuario":
+            return stats.get_profile(int(param))[1]
+        if name == "lista_productos":
+            return stats.get_product_page(int(param))[1]
+        return stats.get_cached(name)[1]
+    except stats.NotFound:
+        return "not_found"
 
 
 class Http:
@@ -161,11 +202,16 @@ class Http:
             service = "nubefact" if kind == "nubefact" else "ruc"
             body = self._request(f"/api/{service}/{urllib.request.quote(arg, safe='')}/")
             return kind, body.get("reason") or body.get("source", "error")
+        if kind == "stats":
+            name, _, param = arg.partition(":")
+            if name == "lista_productos":  # public: no token needed
+                return kind, self._request(f"/api/productos/?pagina={param}").get("source", "error")
+            if not self.token:
+                return kind, "skipped"
+            path = f"/api/usuarios/{param}/perfil/" if name == "perfil_usuario" else STATISTIC_PATHS[name]
+            return kind, self._request(path).get("source", "error")
         if not self.token:
             return kind, "skipped"
-        if kind == "stats":
-            name = arg.removeprefix("estadisticas_")
-            return kind, self._request(f"/api/estadisticas/{name}/").get("source", "error")
         return kind, self._request("/api/demo/escritura/", {"seed": int(arg)}).get("accion", "error")
 
 
@@ -219,11 +265,14 @@ class Command(BaseCommand):
                 signal.signal(signal.SIGTERM, previous)
 
     def run(self, options: dict[str, Any]) -> Counter[str]:
-        traffic = Traffic(random.Random(options["seed"]))
+        traffic = Traffic(random.Random(options["seed"]), _customers())
         if options["url"]:
             token = getattr(settings, "DEMO_TRAFFIC_TOKEN", "")
             if not token:
-                self.stderr.write("DEMO_TRAFFIC_TOKEN no está definido: solo consultas RUC (sin escrituras).")
+                self.stderr.write(
+                    "DEMO_TRAFFIC_TOKEN is not set: RUC lookups and catalogue pages only "
+                    "(no statistics, profiles or writes)."
+                )
             transport: Callable[[str, str], Outcome] = Http(options["url"], token)
             self._wait_for(options["url"], options["wait"])
             workers = max(1, options["workers"])
@@ -291,8 +340,18 @@ class Command(BaseCommand):
                 return  # it answers
             except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise CommandError(f"{url} no responde: {exc}") from exc
+                    raise CommandError(f"{url} does not answer: {exc}") from exc
                 time.sleep(0.5)
+
+
+def _customers() -> list[int]:
+    """The demo customers' pks, creating the catalogue and the customers first if missing."""
+    try:
+        ensure_catalogue()
+        users = get_user_model().objects.filter(username__in=CUSTOMERS).order_by("pk")
+        return list(users.values_list("pk", flat=True))
+    except DatabaseError:  # a database not migrated yet: no profile reads
+        return []
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -330,10 +389,10 @@ class _Progress:
     def show(self, counts: Counter[str], final: bool = False) -> None:
         elapsed = max(time.monotonic() - self.start, 1e-9)
         line = (
-            f"[{elapsed:5.0f}s] {counts['total']} peticiones ({counts['total'] / elapsed:.1f}/s) · "
+            f"[{elapsed:5.0f}s] {counts['total']} requests ({counts['total'] / elapsed:.1f}/s) · "
             f"hits {counts['hits']} · misses {counts['misses']} · "
             f"FORMATO_INVALIDO {counts['FORMATO_INVALIDO']} · NO_EXISTE_SUNAT {counts['NO_EXISTE_SUNAT']} · "
-            f"ERROR_API {counts['ERROR_API']} · escrituras {counts['writes']} · errores {counts['errors']}"
+            f"ERROR_API {counts['ERROR_API']} · writes {counts['writes']} · errors {counts['errors']}"
         )
         if self.tty and not final:
             self.out.write("\r" + line, ending="")

@@ -32,11 +32,11 @@ class DemoUser:
 
 #: Demo-only passwords, for a server bound to 127.0.0.1. Never reuse them anywhere.
 USERS = (
-    DemoUser("admin", "DEMO_ADMIN_PASSWORD", "admin-demo", True, (), "superusuario"),
+    DemoUser("admin", "DEMO_ADMIN_PASSWORD", "admin-demo", True, (), "superuser"),
     DemoUser(
-        "operador", "DEMO_OPERADOR_PASSWORD", "operador-demo", False, (VIEW, *INVALIDATE), "ver + invalidar"
+        "operador", "DEMO_OPERADOR_PASSWORD", "operador-demo", False, (VIEW, *INVALIDATE), "view + invalidate"
     ),
-    DemoUser("lector", "DEMO_LECTOR_PASSWORD", "lector-demo", False, (VIEW,), "solo ver"),
+    DemoUser("lector", "DEMO_LECTOR_PASSWORD", "lector-demo", False, (VIEW,), "view only"),
 )
 #: Staff also get to look at the shop's data.
 SHOP_VIEW = ("view_producto", "view_pedido")
@@ -73,13 +73,13 @@ class Command(BaseCommand):
         if missing:
             # The permissions come with cache_dashboard's migrations; tolerate an older package.
             self.stderr.write(
-                "Aviso: faltan los permisos "
+                "Warning: missing permissions "
                 + ", ".join(sorted(missing))
-                + " (¿migraciones de cache_dashboard?)"
+                + " (are cache_dashboard's migrations applied?)"
             )
         if options["quiet"]:
             return
         width = max(len(u.username) for u in USERS)
-        self.stdout.write("Usuarios de la demo (solo para esta demo local):")
+        self.stdout.write("Demo users (for this local demo only):")
         for spec in USERS:
             self.stdout.write(f"  {spec.username:<{width}}  {spec.password:<14}  {spec.role}")
