@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern
+from django.utils.translation import gettext_lazy as _
 
 from cache_dashboard import services
 from cache_dashboard.formatting import human_duration
@@ -69,7 +70,7 @@ class CacheAuditEntryAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type
     """Read-only, filterable audit log of every dashboard mutation."""
 
     list_display = ("created_at", "username", "alias", "action", "namespace", "short_key", "pattern", "count",
-                    "seconds")
+                    "change")
     list_filter = ("action", "alias", "namespace", "created_at")
     search_fields = ("username", "key", "pattern", "namespace", "detail")
     date_hierarchy = "created_at"
@@ -79,8 +80,13 @@ class CacheAuditEntryAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type
     def short_key(self, obj: CacheAuditEntry) -> str:
         return obj.key if len(obj.key) <= 80 else obj.key[:79] + "…"
 
+    @admin.display(description=_("TTL change"))
+    def change(self, obj: CacheAuditEntry) -> str:
+        """Old → new of a TTL row (see ``CacheAuditEntry.change_display``); empty for other actions."""
+        return obj.change_display
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+        return [field.name for field in self.model._meta.fields] + ["change"]
 
 
 def register(site: admin.AdminSite) -> None:

@@ -46,6 +46,7 @@ def record(
     pattern: str = "",
     count: int | None = None,
     seconds: int | None = None,
+    previous_seconds: int | None = None,
     detail: str = "",
     actor: str = "",
 ) -> CacheAuditEntry:
@@ -61,6 +62,7 @@ def record(
         pattern=pattern or "",
         count=count,
         seconds=seconds,
+        previous_seconds=previous_seconds,
         detail=detail,
     )
     if real_user is not None:
@@ -181,7 +183,8 @@ def record_ttl(name: str, previous: int | None, seconds: int | None, *, user: Us
     """Audit a TTL override change (``seconds`` None: the override was removed)."""
     before = previous if previous is not None else "-"
     if seconds is None:
-        record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, detail=f"{before} -> default")
+        record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, previous_seconds=previous,
+               detail=f"{before} -> default")
     else:
         record(
             user=user,
@@ -189,6 +192,7 @@ def record_ttl(name: str, previous: int | None, seconds: int | None, *, user: Us
             action=Action.TTL_CHANGE,
             namespace=name,
             seconds=seconds,
+            previous_seconds=previous,
             detail=f"{before} -> {seconds}",
         )
 
