@@ -186,7 +186,14 @@ class ClearForm(AliasFormMixin):
     )
 
 
-class TTLOverrideForm(forms.Form):
+class TTLVersionMixin(forms.Form):
+    """The override's token when the page was loaded (empty: none then); a save or removal against
+    a row changed since is refused (``services.TTLConflict``)."""
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64, strip=False)
+
+
+class TTLOverrideForm(TTLVersionMixin):
     """Set the TTL override of one known data type / namespace (overrides apply to every alias)."""
 
     name = forms.ChoiceField(label=_("Name"))
@@ -202,7 +209,7 @@ class TTLOverrideForm(forms.Form):
         _set_choices(self, "name", _choices(names))
 
 
-class TTLResetForm(forms.Form):
+class TTLResetForm(TTLVersionMixin):
     """Remove the TTL override of one name so the settings default applies again."""
 
     name = forms.CharField(label=_("Name"), max_length=200)

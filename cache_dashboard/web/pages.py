@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
+from cache_dashboard import services
 from cache_dashboard.conf import dashboard_aliases, get_setting
 from cache_dashboard.formatting import describe_error
 from cache_dashboard.manager import CacheManager
@@ -135,15 +136,21 @@ def render_ttl(site: DashboardSite, request: HttpRequest, alias: str,
                bound: TTLOverrideForm | None = None) -> HttpResponse:
     cm = CacheManager(alias)
     names = presenters.ttl_names(cm)
+    error = None
+    try:
+        rows = presenters.ttl_rows(cm, names, bound)
+    except services.TTLBusy as exc:  # other writers held the database all along: say so, no forms
+        rows, error = [], describe_error(exc)
     context = site.context(
         request,
         title=_("TTL configuration"),
         tab="ttl",
         alias=alias,
-        rows=presenters.ttl_rows(cm, names, bound),
+        rows=rows,
         bound=bound,
         orphan_errors=bound is not None and bound.data.get("name") not in names,
         refresh=get_setting("TTL_OVERRIDE_REFRESH"),
+        error=error,
     )
     return TemplateResponse(request, "cache_dashboard/ttl.html", context)
 

@@ -14,8 +14,10 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from cache_dashboard import services
 from cache_dashboard.formatting import human_duration
 from cache_dashboard.manager import CacheManager, ttl
+from cache_dashboard.models import token_of
 from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.base import DashboardSite
 from cache_dashboard.web.forms import TTLOverrideForm
@@ -110,24 +112,30 @@ def ttl_names(cm: CacheManager) -> list[str]:
 
 
 def ttl_rows(cm: CacheManager, names: list[str], bound: TTLOverrideForm | None = None) -> list[dict[str, Any]]:
-    """One row per TTL name: the settings default, the override and what applies, with the form."""
+    """One row per TTL name: the settings default, the override as the database has it now (with
+    the token the row's forms carry for the optimistic check) and what applies, with the form."""
+    overrides = services.ttl_overrides()
     rows = []
     for index, name in enumerate(names):
         policy = cm.explain_ttl(name)
+        stored = overrides.get(name)
+        override = stored.seconds if stored is not None else None
+        effective = override if override is not None else policy.default
         if bound is not None and bound.data.get("name") == name:
             form = bound
         else:
-            form = TTLOverrideForm(initial={"name": name, "seconds": policy.override}, names=[name],
+            form = TTLOverrideForm(initial={"name": name, "seconds": override}, names=[name],
                                    auto_id=f"id_ttl_{index}_%s")
         rows.append({
             "name": name,
             "default": policy.configured,
             "in_settings": policy.in_settings,
             "default_display": human_duration(policy.default),
-            "override": policy.override,
-            "override_display": human_duration(policy.override) if policy.override is not None else "",
-            "effective": policy.effective,
-            "effective_display": human_duration(policy.effective),
+            "override": override,
+            "override_display": human_duration(override) if override is not None else "",
+            "version": token_of(stored),
+            "effective": effective,
+            "effective_display": human_duration(effective),
             "form": form,
         })
     return rows

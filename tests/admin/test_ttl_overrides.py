@@ -66,6 +66,86 @@ def texts(response: Any) -> list[str]:
 # -- the optimistic check --------------------------------------------------------------------------
 
 
+def test_a_save_from_a_stale_page_is_refused_and_says_who_changed_it(client_for: Any, make_user: Any) -> None:
+    alice, bob = Client(), Client()
+    alice.force_login(make_user("ttl", "alice"))
+    bob.force_login(make_user("ttl", "bob"))
+    TTLOverride.objects.create(name="ruc", seconds=600)
+    alice_version, bob_version = loaded_version(alice), loaded_version(bob)
+    assert alice_version == bob_version != ""
+
+    assert save(alice, 300, alice_version).status_code == 302
+    stale = save(bob, 900, bob_version)
+    assert stale.status_code == 200
+    errors = " ".join(stale.context["bound"].non_field_errors())
+    assert "changed by alice at " in errors and "since you loaded the page" in errors and "5 min" in errors
+    assert "Nothing changed" in errors
+    assert TTLOverride.objects.get().seconds == 300  # nothing changed
+    assert chain() == [("ttl_change", 600, 300)]
+    # The error is on the row, which now shows the new value and carries its version.
+    refused = stale.content.decode()
+    ruc_html = re.search(r'<tr data-cd-ttl="ruc">.*?</tr>', refused, re.S)
+    assert ruc_html and "changed by alice" in html.unescape(ruc_html.group(0))
+    current = row(stale, "ruc")
+    assert current["override"] == 300 and current["version"] == TTLOverride.objects.get().token
+    assert f'name="version" value="{current["version"]}"' in ruc_html.group(0)
+    # Saving again from that page is a decision taken with the new value in sight: it goes through.
+    assert save(bob, 900, current["version"]).status_code == 302
+    assert chain() == [("ttl_change", 600, 300), ("ttl_change", 300, 900)]
+    assert TTLOverride.objects.get().version == 3
+
+
+def test_a_first_override_from_a_stale_page_is_refused(make_user: Any) -> None:
+    alice, bob = Client(), Client()
+    alice.force_login(make_user("ttl", "alice"))
+    bob.force_login(make_user("ttl", "bob"))
+    assert loaded_version(alice) == loaded_version(bob) == ""  # no override yet
+    assert save(alice, 300, "").status_code == 302
+    stale = save(bob, 900, "")
+    assert "changed by alice" in " ".join(stale.context["bound"].non_field_errors())
+    assert TTLOverride.objects.get().seconds == 300
+
+
+def test_a_save_after_the_override_was_removed_is_refused(make_user: Any) -> None:
+    alice, bob = Client(), Client()
+    alice.force_login(make_user("ttl", "alice"))
+    bob.force_login(make_user("ttl", "bob"))
+    TTLOverride.objects.create(name="ruc", seconds=600)
+    version = loaded_version(bob)
+    assert alice.post(reverse(TTL_RESET), {"name": "ruc", "version": loaded_version(alice)}).status_code == 302
+    stale = save(bob, 900, version)
+    assert "removed by alice at " in " ".join(stale.context["bound"].non_field_errors())
+    assert not TTLOverride.objects.exists()
+    # A removal gets a new primary key next time: the old version never matches again.
+    assert save(alice, 600, "").status_code == 302
+    assert "changed by alice" in " ".join(save(bob, 900, version).context["bound"].non_field_errors())
+    assert TTLOverride.objects.get().seconds == 600
+
+
+def test_a_removal_from_a_stale_page_is_refused(make_user: Any) -> None:
+    alice, bob = Client(), Client()
+    alice.force_login(make_user("ttl", "alice"))
+    bob.force_login(make_user("ttl", "bob"))
+    TTLOverride.objects.create(name="ruc", seconds=600)
+    stale_version = loaded_version(bob)
+    assert save(alice, 300, loaded_version(alice)).status_code == 302
+    response = bob.post(reverse(TTL_RESET), {"alias": "default", "name": "ruc", "version": stale_version})
+    assert response.status_code == 302
+    assert any("changed by alice" in text and "since you loaded the page" in text for text in texts(response))
+    assert TTLOverride.objects.get().seconds == 300
+    assert chain() == [("ttl_change", 600, 300)]
+
+
+def test_saving_the_value_it_already_has_changes_nothing(client_for: Any) -> None:
+    override = TTLOverride.objects.create(name="ruc", seconds=600)
+    client = client_for("ttl")
+    response = save(client, 600, override.token)
+    assert response.status_code == 302
+    assert any("already 10 min: nothing changed" in text for text in texts(response))
+    assert not CacheAuditEntry.objects.exists()
+    assert TTLOverride.objects.get().version == 1
+
+
 # -- the audit: same transaction, structured old → new, shown as such -------------------------------
 
 
@@ -98,6 +178,23 @@ def test_change_display_in_spanish() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_change_is_undone_when_its_audit_row_cannot_be_written() -> None:
+    override = TTLOverride.objects.create(name="ruc", seconds=600)
+    with connection.cursor() as cursor:  # a real failure of the audit insert, on a real table
+        cursor.execute("CREATE TRIGGER cd_no_audit BEFORE INSERT ON cache_dashboard_cacheauditentry "
+                       "BEGIN SELECT RAISE(ABORT, 'audit refused'); END")
+    try:
+        with pytest.raises(Exception, match="audit refused"):
+            services.set_ttl("ruc", 300, user=None, actor="test", expected=override.token)
+        with pytest.raises(Exception, match="audit refused"):
+            services.reset_ttl("ruc", user=None, actor="test", expected=override.token)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER cd_no_audit")
+    assert list(TTLOverride.objects.values_list("seconds", "version")) == [(600, 1)]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_migration_keeps_the_previous_ttl_of_existing_audit_rows() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate([("cache_dashboard", "0002_cacheauditentry_seconds")])
@@ -124,6 +221,14 @@ def test_migration_keeps_the_previous_ttl_of_existing_audit_rows() -> None:
 
 
 # -- the TTL page's rows ---------------------------------------------------------------------------
+
+
+def test_the_message_says_old_and_new(client_for: Any) -> None:
+    client = client_for("ttl")
+    first = save(client, 600, "")
+    assert any("set to 10 min (the default is 1 h)" in text for text in texts(first))
+    second = save(client, 42, loaded_version(client))
+    assert any("changed from 10 min to 42 s" in text and "(42 s)" not in text for text in texts(second))
 
 
 # -- concurrent saves: an exact chain, no 500 -------------------------------------------------------
@@ -161,6 +266,57 @@ def assert_exact_chain(name: str, first: int | None = None) -> None:
     assert TTLOverride.objects.get(name=name).seconds == previous
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_saves_keep_an_exact_audit_chain() -> None:
+    # No optimistic check (as a command would call it): every save lands, each audited against the
+    # value it really replaced.
+    results = run_threads(16, lambda i: services.set_ttl("ruc", 100 + i, user=None, actor=f"worker{i}"))
+    assert all(isinstance(r, services.TTLChange) and r.changed for r in results), results
+    assert CacheAuditEntry.objects.count() == 16
+    assert_exact_chain("ruc")
+    assert TTLOverride.objects.get().version == 16
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_saves_from_the_same_page_one_wins_the_rest_are_told(make_user: Any) -> None:
+    TTLOverride.objects.create(name="ruc", seconds=600)
+    clients = []
+    for i in range(8):
+        client = Client()
+        client.force_login(make_user("ttl", f"staff{i}"))
+        clients.append(client)
+    version = loaded_version(clients[0])
+    results = run_threads(8, lambda i: save(clients[i], 100 + i, version))
+    statuses = sorted(getattr(r, "status_code", r) for r in results)
+    assert statuses == [200] * 7 + [302], results  # never a 500: one saved, seven refused
+    refused = [r for r in results if r.status_code == 200]
+    assert all("since you loaded the page" in " ".join(r.context["bound"].non_field_errors()) for r in refused)
+    assert CacheAuditEntry.objects.count() == 1
+    assert_exact_chain("ruc", first=600)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_staff_who_retry_all_land_in_an_exact_chain(make_user: Any) -> None:
+    clients = []
+    for i in range(6):
+        client = Client()
+        client.force_login(make_user("ttl", f"staff{i}"))
+        clients.append(client)
+
+    def until_saved(i: int) -> int:
+        for attempt in range(100):
+            response = save(clients[i], 100 + i, loaded_version(clients[i]))
+            assert response.status_code in (200, 302), response.status_code
+            if response.status_code == 302:
+                return attempt
+        raise AssertionError("never saved")
+
+    results = run_threads(6, until_saved)
+    assert all(isinstance(r, int) for r in results), results
+    assert CacheAuditEntry.objects.count() == 6
+    assert_exact_chain("ruc")
+
+
 def hold_write_lock(seconds: float, held: threading.Event) -> threading.Thread:
     """Another connection writing the overrides' table for ``seconds`` (a real lock, as a second
     writer process would hold it)."""
@@ -180,5 +336,30 @@ def hold_write_lock(seconds: float, held: threading.Event) -> threading.Thread:
     return thread
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_save_waits_for_another_writer(client_for: Any) -> None:
+    client = client_for("ttl")
+    held = threading.Event()
+    holder = hold_write_lock(0.5, held)
+    response = save(client, 300, "")
+    holder.join()
+    assert response.status_code == 302
+    assert dict(TTLOverride.objects.values_list("name", "seconds")) == {"estadisticas_ventas": 30, "ruc": 300}
+    assert chain() == [("ttl_change", None, 300)]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_database_locked_for_too_long_is_a_message_not_a_500(client_for: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(services, "TTL_LOCK_WAIT", 0.3)  # instead of waiting 3 s for the message
+    client = client_for("ttl")
+    held = threading.Event()
+    holder = hold_write_lock(1.5, held)
+    try:
+        response = save(client, 300, "")
+        reset = client.post(reverse(TTL_RESET), {"name": "estadisticas_ventas", "version": ""})
+    finally:
+        holder.join()
+    assert response.status_code == 302 and reset.status_code == 302
+    assert any("stayed locked" in text and "nothing changed" in text for text in texts(response))
+    assert not TTLOverride.objects.filter(name="ruc").exists()
+    assert not CacheAuditEntry.objects.exists()
