@@ -15,7 +15,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import translation
 
@@ -58,6 +58,38 @@ def texts(response: Any) -> list[str]:
 
 
 # -- one place to edit: the model admin is read-only and points to the TTL page ---------------------
+
+
+@pytest.mark.parametrize("role", ["ttl", "superuser"])
+def test_override_admin_is_read_only_and_points_to_the_ttl_page(client_for: Any, role: str) -> None:
+    override = TTLOverride.objects.create(name="ruc", seconds=600)
+    client = client_for(role)
+    listing = client.get(reverse(CHANGELIST))
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "data-cd-ttl-notice" in page and f'href="{reverse(TTL_PAGE)}"' in page
+    assert reverse("admin:cache_dashboard_ttloverride_add") not in page
+    assert "10 min" in page  # the TTL as people read it, once
+    change_url = reverse("admin:cache_dashboard_ttloverride_change", args=[override.pk])
+    view = client.get(change_url)
+    assert view.status_code == 200
+    assert 'name="_save"' not in view.content.decode() and "data-cd-ttl-notice" in view.content.decode()
+
+    # No add, no change (a rename dropped the old override unaudited), no delete, no bulk delete.
+    add = client.post(reverse("admin:cache_dashboard_ttloverride_add"), {"name": "rucc", "seconds": "5"})
+    assert add.status_code == 403
+    assert client.post(change_url, {"name": "rucc", "seconds": "5"}).status_code == 403
+    delete_url = reverse("admin:cache_dashboard_ttloverride_delete", args=[override.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    client.post(reverse(CHANGELIST), {"action": "delete_selected", "_selected_action": [override.pk], "post": "yes"})
+    assert list(TTLOverride.objects.values_list("name", "seconds")) == [("ruc", 600)]
+    assert not CacheAuditEntry.objects.exists()
+
+
+@override_settings(ROOT_URLCONF="tests.admin.custom_site")
+def test_override_admin_on_a_custom_site_points_to_that_sites_ttl_page(client_for: Any) -> None:
+    page = client_for("view").get(reverse("ops:cache_dashboard_ttloverride_changelist")).content.decode()
+    assert f'href="{reverse("ops:cache_dashboard_ttl")}"' in page
 
 
 # -- one name check ------------------------------------------------------------------------------
