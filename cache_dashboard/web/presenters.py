@@ -10,17 +10,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any, overload
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from cache_dashboard import services
+from cache_dashboard.conf import get_setting
 from cache_dashboard.formatting import human_duration
-from cache_dashboard.manager import CacheManager, ttl
+from cache_dashboard.manager import CacheManager, stats
 from cache_dashboard.models import token_of
 from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.base import DashboardSite
-from cache_dashboard.web.forms import TTLOverrideForm
+from cache_dashboard.web.forms import TTLOverrideForm, validate_ttl_name
 
 #: The overview's live parts: name in the poll's ``html`` -> fragment template.
 FRAGMENTS = {
@@ -107,16 +109,28 @@ def matches(entry: dict[str, Any], needle: str) -> bool:
 
 
 def ttl_names(cm: CacheManager) -> list[str]:
-    """Names on the TTL page: settings TTLS, overrides, and the namespaces in use."""
-    return sorted((ttl.names() | set(cm.known_namespaces())) - {""})
+    """Names a TTL can be set for, on the TTL page and nowhere else: the settings ``TTLS`` names and
+    the namespaces in use (an override alone does not make a name: a typo must not become one),
+    each valid by the package's name rules (:func:`~cache_dashboard.web.forms.validate_ttl_name`)."""
+    candidates = set(get_setting("TTLS")) | set(stats.known_namespaces(cm.alias))
+    return sorted(name for name in candidates if isinstance(name, str) and _valid_ttl_name(name))
+
+
+def _valid_ttl_name(name: str) -> bool:
+    try:
+        validate_ttl_name(name)
+    except ValidationError:
+        return False
+    return True
 
 
 def ttl_rows(cm: CacheManager, names: list[str], bound: TTLOverrideForm | None = None) -> list[dict[str, Any]]:
-    """One row per TTL name: the settings default, the override as the database has it now (with
-    the token the row's forms carry for the optimistic check) and what applies, with the form."""
+    """One row per TTL name, and per stored override whose name is not one of ``names`` (it can
+    only be removed): the settings default, the override as the database has it now (with the
+    token the row's forms carry for the optimistic check) and what applies."""
     overrides = services.ttl_overrides()
     rows = []
-    for index, name in enumerate(names):
+    for index, name in enumerate(sorted(set(names) | set(overrides))):
         policy = cm.explain_ttl(name)
         stored = overrides.get(name)
         override = stored.seconds if stored is not None else None
@@ -128,6 +142,7 @@ def ttl_rows(cm: CacheManager, names: list[str], bound: TTLOverrideForm | None =
                                    auto_id=f"id_ttl_{index}_%s")
         rows.append({
             "name": name,
+            "editable": name in names,
             "default": policy.configured,
             "in_settings": policy.in_settings,
             "default_display": human_duration(policy.default),

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client, override_settings
@@ -21,6 +22,7 @@ from django.utils import translation
 
 from cache_dashboard import services
 from cache_dashboard.models import CacheAuditEntry, TTLOverride
+from cache_dashboard.web.forms import validate_ttl_name
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +95,55 @@ def test_override_admin_on_a_custom_site_points_to_that_sites_ttl_page(client_fo
 
 
 # -- one name check ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["rucc", "ruc\u200b", "bad\nname", "bad\x00name", " ruc", "", "x" * 201])
+def test_the_ttl_page_refuses_names_that_are_not_ttl_names(client_for: Any, cm: Any, name: str) -> None:
+    # "rucc" is a typo: neither in TTLS nor in use. The others are in use, but break the name rules.
+    if name.strip() and name != "rucc":
+        cm.set("k", 1, 60, namespace=name)
+    client = client_for("ttl")
+    response = save(client, 60, "", name=name)
+    assert response.status_code == 200
+    assert "name" in response.context["bound"].errors
+    assert name not in [r["name"] for r in response.context["rows"]] or not name.strip()
+    assert not TTLOverride.objects.exists() and not CacheAuditEntry.objects.exists()
+
+
+def test_settings_names_and_namespaces_in_use_are_ttl_names(client_for: Any, cm: Any) -> None:
+    cm.set("k", 1, 60, namespace="perfil_usuario")  # in use, not in TTLS
+    client = client_for("ttl")
+    names = [r["name"] for r in client.get(reverse(TTL_PAGE)).context["rows"]]
+    assert {"ruc", "ruc_invalid", "estadisticas_ventas", "perfil_usuario"} <= set(names)
+    assert save(client, 120, "", name="perfil_usuario").status_code == 302
+    assert save(client, 240, "", name="ruc").status_code == 302
+    assert dict(TTLOverride.objects.values_list("name", "seconds")) == {"perfil_usuario": 120, "ruc": 240}
+    assert cm.ttl_for("perfil_usuario") == 120
+
+
+def test_name_rules() -> None:
+    for good in ("ruc", "perfil usuario", "ñandú", "a:b", "x" * 200):
+        validate_ttl_name(good)
+    for bad in ("", "   ", " ruc", "ruc ", "a\tb", "a\u200bb", "a\u2028b", "x" * 201):
+        with pytest.raises(ValidationError):
+            validate_ttl_name(bad)
+
+
+def test_an_override_with_a_bad_name_can_only_be_removed(client_for: Any) -> None:
+    # Saved through the old stock admin: it shows, it cannot be changed, it can be removed (audited).
+    typo = TTLOverride.objects.create(name="rucc", seconds=5)
+    client = client_for("ttl")
+    page = client.get(reverse(TTL_PAGE))
+    typo_row = row(page, "rucc")
+    assert not typo_row["editable"] and typo_row["override"] == 5
+    typo_html = re.search(r'<tr data-cd-ttl="rucc">.*?</tr>', page.content.decode(), re.S)
+    assert typo_html and reverse(TTL_RESET) in typo_html.group(0) and 'name="seconds"' not in typo_html.group(0)
+    assert "name" in save(client, 60, typo.token, name="rucc").context["bound"].errors
+    assert TTLOverride.objects.get().seconds == 5
+    response = client.post(reverse(TTL_RESET), {"alias": "default", "name": "rucc", "version": typo.token})
+    assert response.status_code == 302
+    assert not TTLOverride.objects.exists()
+    assert chain() == [("ttl_reset", 5, None)]
 
 
 # -- the optimistic check --------------------------------------------------------------------------
