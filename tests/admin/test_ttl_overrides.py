@@ -306,6 +306,17 @@ def test_migration_keeps_the_previous_ttl_of_existing_audit_rows() -> None:
 # -- the TTL page's rows ---------------------------------------------------------------------------
 
 
+def test_inputs_have_a_unit_and_rows_say_each_value_once(client_for: Any) -> None:
+    TTLOverride.objects.create(name="ruc", seconds=42)
+    page = client_for("ttl").get(reverse(TTL_PAGE)).content.decode()
+    ruc_html = re.search(r'<tr data-cd-ttl="ruc">.*?</tr>', page, re.S)
+    assert ruc_html
+    ruc = ruc_html.group(0)
+    assert re.search(r'name="seconds"[^>]*>\s*<span class="cd-unit"[^>]*>seconds</span>', ruc)
+    assert "42 s (42 s)" not in ruc and "(42 s)" not in ruc
+    assert ruc.count("42 s") == 2  # the override and what applies, once each
+
+
 def test_the_message_says_old_and_new(client_for: Any) -> None:
     client = client_for("ttl")
     first = save(client, 600, "")
