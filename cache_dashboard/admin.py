@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern
+from django.utils.translation import gettext_lazy as _
 
-from cache_dashboard import services
 from cache_dashboard.formatting import human_duration
 from cache_dashboard.models import CacheAuditEntry, CacheDashboard, TTLOverride
-from cache_dashboard.web.permissions import PERM_CHANGE_TTL, DashboardPermissionsMixin
+from cache_dashboard.web.base import DashboardSite
+from cache_dashboard.web.permissions import DashboardPermissionsMixin
 from cache_dashboard.web.urls import dashboard_urls
 
 
@@ -34,42 +34,35 @@ class CacheDashboardAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type:
 
 
 class TTLOverrideAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type: ignore[type-arg]  # generic only in django-stubs
-    """CRUD of TTL overrides for users with ``change_ttl``; every change is audited."""
+    """The TTL overrides, read-only (no add, change or delete for anyone): they are changed on the
+    dashboard's TTL page only, which checks the names, refuses a save from a stale page and audits
+    each change in its transaction. Every page here links there."""
 
-    write_permission = PERM_CHANGE_TTL
-    list_display = ("name", "seconds", "human", "updated_by", "updated_at")
+    list_display = ("name", "ttl", "updated_by", "updated_at")
     search_fields = ("name",)
-    readonly_fields = ("updated_by", "updated_at")
     fields = ("name", "seconds", "updated_by", "updated_at")
+    readonly_fields = fields
 
-    @admin.display(description=TTLOverride._meta.get_field("seconds").verbose_name)
-    def human(self, obj: TTLOverride) -> str:
+    @admin.display(description=_("TTL"), ordering="seconds")
+    def ttl(self, obj: TTLOverride) -> str:
         return human_duration(obj.seconds)
 
-    def save_model(self, request: HttpRequest, obj: TTLOverride, form: Any, change: bool) -> None:
-        previous = None
-        if obj.pk:
-            previous = TTLOverride.objects.filter(pk=obj.pk).values_list("seconds", flat=True).first()
-        obj.updated_by = request.user if request.user.pk else None
-        super().save_model(request, obj, form, change)
-        services.record_ttl(obj.name, previous, obj.seconds, user=request.user)
+    def _with_ttl_page(self, extra_context: dict[str, Any] | None) -> dict[str, Any]:
+        return {**(extra_context or {}), "cd_ttl_page_url": DashboardSite(self.admin_site).url("ttl")}
 
-    def delete_model(self, request: HttpRequest, obj: TTLOverride) -> None:
-        name, seconds = obj.name, obj.seconds
-        super().delete_model(request, obj)
-        services.record_ttl(name, seconds, None, user=request.user)
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, self._with_ttl_page(extra_context))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TTLOverride]) -> None:
-        # Row by row so each removal is audited.
-        for obj in queryset:
-            self.delete_model(request, obj)
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changeform_view(request, object_id, form_url, self._with_ttl_page(extra_context))
 
 
 class CacheAuditEntryAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type: ignore[type-arg]  # generic only in django-stubs
     """Read-only, filterable audit log of every dashboard mutation."""
 
     list_display = ("created_at", "username", "alias", "action", "namespace", "short_key", "pattern", "count",
-                    "seconds")
+                    "change")
     list_filter = ("action", "alias", "namespace", "created_at")
     search_fields = ("username", "key", "pattern", "namespace", "detail")
     date_hierarchy = "created_at"
@@ -79,8 +72,13 @@ class CacheAuditEntryAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type
     def short_key(self, obj: CacheAuditEntry) -> str:
         return obj.key if len(obj.key) <= 80 else obj.key[:79] + "…"
 
+    @admin.display(description=_("TTL change"))
+    def change(self, obj: CacheAuditEntry) -> str:
+        """Old → new of a TTL row (see ``CacheAuditEntry.change_display``); empty for other actions."""
+        return obj.change_display
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+        return [field.name for field in self.model._meta.fields] + ["change"]
 
 
 def register(site: admin.AdminSite) -> None:

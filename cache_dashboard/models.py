@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cache_dashboard.formatting import human_duration
+
 #: Bounds of a TTL override, in whole seconds (1 s to 30 days).
 TTL_MIN_SECONDS = 1
 TTL_MAX_SECONDS = 30 * 24 * 3600
@@ -63,9 +65,12 @@ class TTLOverride(models.Model):
         related_name="+",
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    #: Counts the saves of this row; with the primary key it is the :attr:`token` a page carries,
+    #: so a save from a page loaded before another change is refused (optimistic check).
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     class Meta:
-        # Editing overrides is governed by the dashboard's change_ttl permission, not CRUD perms.
+        # Edited on the dashboard's TTL page only (change_ttl permission); the model admin is read-only.
         default_permissions = ()
         ordering = ["name"]
         verbose_name = _("TTL override")
@@ -73,6 +78,17 @@ class TTLOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} = {self.seconds} s"
+
+    @property
+    def token(self) -> str:
+        """What the TTL page carries to detect a change since it was loaded (see :func:`token_of`)."""
+        return token_of(self)
+
+
+def token_of(override: TTLOverride | None) -> str:
+    """The version a page shows: ``""`` for no override, else ``"<pk>:<version>"``. The primary
+    key makes it unique across a removal and a new override of the same name (the version restarts)."""
+    return "" if override is None else f"{override.pk}:{override.version}"
 
 
 class CacheAuditEntry(models.Model):
@@ -108,6 +124,8 @@ class CacheAuditEntry(models.Model):
     count = models.IntegerField(_("count"), null=True, blank=True, help_text=_("Keys affected, if known."))
     seconds = models.IntegerField(_("TTL seconds"), null=True, blank=True,
                                   help_text=_("The TTL set by a TTL change."))
+    previous_seconds = models.IntegerField(_("previous TTL seconds"), null=True, blank=True,
+                                           help_text=_("The override a TTL change replaced or removed (empty: none)."))
     detail = models.TextField(_("detail"), blank=True)
 
     class Meta:
@@ -119,6 +137,24 @@ class CacheAuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.scope} ({self.alias})"
+
+    @property
+    def is_ttl(self) -> bool:
+        """Whether the row is a TTL change or removal (its ``namespace`` is the TTL name)."""
+        return self.action in (self.Action.TTL_CHANGE, self.Action.TTL_RESET)
+
+    @property
+    def change_display(self) -> str:
+        """A TTL row's change as staff read it, old → new: "— → 10 min", "10 min → 5 min",
+        "5 min → default"; ``""`` for other actions (their size is ``count``)."""
+        if not self.is_ttl:
+            return ""
+        before = human_duration(self.previous_seconds) if self.previous_seconds is not None else "—"
+        if self.action == self.Action.TTL_RESET or self.seconds is None:
+            after = str(_("default"))
+        else:
+            after = human_duration(self.seconds)
+        return f"{before} → {after}"
 
     @property
     def scope(self) -> str:

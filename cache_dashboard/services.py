@@ -9,15 +9,21 @@ so the admin's "Recent actions" shows it). Cache errors propagate
 
 from __future__ import annotations
 
+import datetime
 import logging
+import random
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, SupportsInt, TypeVar, cast
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, router, transaction
 
 from cache_dashboard.manager import CacheManager
-from cache_dashboard.models import CacheAuditEntry, TTLOverride
+from cache_dashboard.models import CacheAuditEntry, TTLOverride, token_of
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,7 @@ def record(
     pattern: str = "",
     count: int | None = None,
     seconds: int | None = None,
+    previous_seconds: int | None = None,
     detail: str = "",
     actor: str = "",
 ) -> CacheAuditEntry:
@@ -67,6 +74,7 @@ def record(
         pattern=_storable(pattern),
         count=count,
         seconds=seconds,
+        previous_seconds=previous_seconds,
         detail=_storable(detail),
     )
     if real_user is not None:
@@ -203,11 +211,122 @@ def remove_invalid_reason(alias: str, reason: str, *, namespace: str | None, use
     )
 
 
+#: How long a TTL write keeps trying while other writers hold the database's lock (SQLite).
+TTL_LOCK_WAIT = 3.0
+# Databases without row locks (SQLite has one write lock for the whole file): this process's TTL
+# writers take turns, so its own threads never fight over that lock; other processes are retried.
+_ttl_writers = threading.Lock()
+
+
+class TTLConflict(Exception):
+    """The override changed since the page was loaded (``expected``): nothing was written.
+
+    ``current`` is the override now (None: it was removed), ``by`` and ``at`` who changed it last
+    and when (from the audit log, else the row; ``""``/None when unknown).
+    """
+
+    def __init__(self, name: str, current: TTLOverride | None, by: str, at: datetime.datetime | None) -> None:
+        super().__init__(f"the TTL override of {name!r} changed since it was read")
+        self.name, self.current, self.by, self.at = name, current, by, at
+
+
+class TTLBusy(Exception):
+    """The database stayed locked by other writers for :data:`TTL_LOCK_WAIT` s: nothing was written."""
+
+
+@dataclass(frozen=True)
+class TTLChange:
+    """What :func:`set_ttl` did: the override before and after (None: none); ``changed`` False when
+    the value was already the one asked for (nothing written, nothing audited)."""
+
+    name: str
+    previous: int | None
+    seconds: int | None
+    changed: bool
+
+
+def _is_locked(exc: DatabaseError) -> bool:
+    # SQLite: "database is locked" (another connection writes), "database table is locked" (shared cache).
+    return "locked" in str(exc).lower()
+
+
+def _retrying_locks(db: str, work: Callable[[], T], *, write: bool) -> T:
+    """``work()``, again after a short pause while the database reports a lock, for up to
+    :data:`TTL_LOCK_WAIT` s (then :class:`TTLBusy`); writes take turns in this process where the
+    database has no row locks. Inside the caller's transaction a lock is not waited out: that
+    transaction may hold what the other writer waits for."""
+    connection = connections[db]
+    once = connection.in_atomic_block
+    serialise = write and not connection.features.has_select_for_update
+    deadline = time.monotonic() + TTL_LOCK_WAIT
+    pause = 0.005
+    raced = False
+    while True:
+        if serialise and not _ttl_writers.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+            raise TTLBusy("other TTL writers of this process held the database")
+        try:
+            return work()
+        except IntegrityError:
+            # Two first overrides of one name at once, and the other committed first: once more
+            # (``work`` has its own savepoint), to see it: a conflict, or without a check a change of it.
+            if raced:
+                raise
+            raced = True
+            continue
+        except OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            if once or time.monotonic() >= deadline:
+                raise TTLBusy(str(exc)) from exc
+        finally:
+            if serialise:
+                _ttl_writers.release()
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 0.1)
+
+
+def ttl_overrides() -> dict[str, TTLOverride]:
+    """Every TTL override by name, straight from the database (with who saved it), as the TTL page
+    shows them with their :attr:`~cache_dashboard.models.TTLOverride.token`."""
+    db = router.db_for_read(TTLOverride)
+    query = TTLOverride.objects.using(db).select_related("updated_by")
+    return _retrying_locks(db, lambda: {override.name: override for override in query.all()}, write=False)
+
+
+def _last_change(db: str, name: str, current: TTLOverride | None) -> tuple[str, datetime.datetime | None]:
+    """Who changed the override of ``name`` last, and when: its newest audit row (written in the
+    same transaction as each change), else what the row itself says."""
+    entry = (CacheAuditEntry.objects.using(db)
+             .filter(namespace=name, action__in=(Action.TTL_CHANGE, Action.TTL_RESET))
+             .order_by("-pk").only("username", "created_at").first())
+    if entry is not None and (current is None or entry.created_at >= current.updated_at):
+        return entry.username, entry.created_at
+    if current is None:
+        return "", None
+    by = current.updated_by.get_username() if current.updated_by is not None else ""
+    return by, current.updated_at
+
+
+def _current(db: str, name: str, expected: str | None) -> TTLOverride | None:
+    """The override of ``name``, locked until the end of the transaction where the database can
+    lock rows; :class:`TTLConflict` unless its token is ``expected`` (None: no check)."""
+    try:  # get(), not first(): some databases refuse FOR UPDATE with a LIMIT
+        current: TTLOverride | None = TTLOverride.objects.using(db).select_for_update().get(name=name)
+    except TTLOverride.DoesNotExist:
+        current = None
+    if expected is not None and token_of(current) != expected:
+        by, at = _last_change(db, name, current)
+        raise TTLConflict(name, current, by, at)
+    return current
+
+
 def record_ttl(name: str, previous: int | None, seconds: int | None, *, user: User, actor: str = "") -> None:
-    """Audit a TTL override change (``seconds`` None: the override was removed)."""
+    """Audit a TTL override change (``seconds`` None: the override was removed). Call it in the
+    transaction of the change, so the audit's old → new chain is the history of the row."""
     before = previous if previous is not None else "-"
     if seconds is None:
-        record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, detail=f"{before} -> default")
+        record(user=user, actor=actor, action=Action.TTL_RESET, namespace=name, previous_seconds=previous,
+               detail=f"{before} -> default")
     else:
         record(
             user=user,
@@ -215,26 +334,51 @@ def record_ttl(name: str, previous: int | None, seconds: int | None, *, user: Us
             action=Action.TTL_CHANGE,
             namespace=name,
             seconds=seconds,
+            previous_seconds=previous,
             detail=f"{before} -> {seconds}",
         )
 
 
-def set_ttl(name: str, seconds: int, *, user: User, actor: str = "") -> TTLOverride:
-    """Create or change the TTL override of ``name``; every worker applies it within a few seconds."""
-    previous = TTLOverride.objects.filter(name=name).values_list("seconds", flat=True).first()
-    override, _created = TTLOverride.objects.update_or_create(
-        name=name, defaults={"seconds": seconds, "updated_by": _saved_user(user)}
-    )
-    record_ttl(name, previous, seconds, user=user, actor=actor)
-    return override
+def set_ttl(name: str, seconds: int, *, user: User, actor: str = "", expected: str | None = None) -> TTLChange:
+    """Create or change the TTL override of ``name``; every worker applies it within a few seconds.
+
+    ``expected`` is the override's token when the caller read it (``""``: there was none); a
+    different one now raises :class:`TTLConflict`. The change and its audit row are one
+    transaction; a database locked longer than :data:`TTL_LOCK_WAIT` raises :class:`TTLBusy`.
+    """
+    db = router.db_for_write(TTLOverride)
+
+    def work() -> TTLChange:
+        with transaction.atomic(using=db):
+            current = _current(db, name, expected)
+            previous = current.seconds if current is not None else None
+            if previous == seconds:
+                return TTLChange(name, previous, seconds, changed=False)
+            if current is None:
+                TTLOverride.objects.using(db).create(name=name, seconds=seconds, updated_by=_saved_user(user))
+            else:
+                current.seconds, current.updated_by = seconds, _saved_user(user)
+                current.version += 1
+                current.save(using=db, update_fields=["seconds", "updated_by", "updated_at", "version"])
+            record_ttl(name, previous, seconds, user=user, actor=actor)
+            return TTLChange(name, previous, seconds, changed=True)
+
+    return _retrying_locks(db, work, write=True)
 
 
-def reset_ttl(name: str, *, user: User, actor: str = "") -> bool:
-    """Remove the override of ``name``; returns whether there was one."""
-    override = TTLOverride.objects.filter(name=name).first()
-    if override is None:
-        return False
-    previous = override.seconds
-    override.delete()
-    record_ttl(name, previous, None, user=user, actor=actor)
-    return True
+def reset_ttl(name: str, *, user: User, actor: str = "", expected: str | None = None) -> bool:
+    """Remove the override of ``name``; returns whether there was one. ``expected``, the
+    transaction and the errors are those of :func:`set_ttl`."""
+    db = router.db_for_write(TTLOverride)
+
+    def work() -> bool:
+        with transaction.atomic(using=db):
+            current = _current(db, name, expected)
+            if current is None:
+                return False
+            previous = current.seconds
+            current.delete(using=db)
+            record_ttl(name, previous, None, user=user, actor=actor)
+            return True
+
+    return _retrying_locks(db, work, write=True)

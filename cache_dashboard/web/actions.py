@@ -13,12 +13,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.dateformat import time_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
 from cache_dashboard import services
-from cache_dashboard.conf import dashboard_aliases
+from cache_dashboard.conf import dashboard_aliases, get_setting
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
 from cache_dashboard.formatting import describe_error, human_duration
 from cache_dashboard.manager import CacheManager
@@ -229,19 +233,65 @@ def _clear(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str
     return messages.SUCCESS, _("Everything this site cached in “%(alias)s” was removed.") % {"alias": alias}
 
 
+def _ttl_conflict_text(conflict: services.TTLConflict) -> str:
+    """"Changed by X at T since you loaded the page": what a stale TTL form is told."""
+    at = conflict.at
+    when = _("an unknown time")
+    if at is not None:
+        at = timezone.localtime(at) if timezone.is_aware(at) else at
+        when = f"{date_format(at, 'SHORT_DATE_FORMAT')} {time_format(at, 'H:i:s T')}"
+    values = {"name": conflict.name, "by": conflict.by or _("someone"), "at": when}
+    if conflict.current is None:
+        text = _("The TTL override of “%(name)s” was removed by %(by)s at %(at)s since you loaded the page.")
+    else:
+        values["now"] = human_duration(conflict.current.seconds)
+        text = _("The TTL of “%(name)s” was changed by %(by)s at %(at)s since you loaded the page; it is "
+                 "now %(now)s.")
+    return (text % values) + " " + _("Nothing changed: check the value shown and try again.")
+
+
+def _ttl_busy_text() -> str:
+    return _("The database stayed locked by other changes for %(seconds)s seconds: nothing changed. "
+             "Try again.") % {"seconds": f"{services.TTL_LOCK_WAIT:g}"}
+
+
 def _set_ttl(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
     name, seconds = data["name"], data["seconds"]
-    services.set_ttl(name, seconds, user=request.user)
-    text = _(
-        "TTL of “%(name)s” set to %(human)s (%(seconds)d s); every worker applies it within a few seconds."
-    ) % {"name": name, "human": human_duration(seconds), "seconds": seconds}
-    return messages.SUCCESS, text
+    try:
+        change = services.set_ttl(name, seconds, user=request.user, expected=data["version"])
+    except services.TTLConflict as conflict:
+        # The row's form again, with the error: the page now shows the override as it is (and
+        # carries its token), so saving once more is a decision taken with the new value in sight.
+        form = TTLOverrideForm(request.POST, **_ttl_form_kwargs(site, alias))
+        form.is_valid()
+        form.add_error(None, ValidationError(_ttl_conflict_text(conflict), code="conflict"))
+        return pages.render_ttl(site, request, alias, form)
+    except services.TTLBusy:
+        return messages.ERROR, _ttl_busy_text()
+    values = {"name": name, "new": human_duration(seconds), "refresh": get_setting("TTL_OVERRIDE_REFRESH")}
+    if not change.changed:
+        return messages.INFO, _("The TTL override of “%(name)s” is already %(new)s: nothing changed.") % values
+    if change.previous is None:
+        values["old"] = human_duration(CacheManager(alias).explain_ttl(name).default)
+        text = _("TTL of “%(name)s” set to %(new)s (the default is %(old)s); every worker applies it within "
+                 "%(refresh)s seconds.")
+    else:
+        values["old"] = human_duration(change.previous)
+        text = _("TTL of “%(name)s” changed from %(old)s to %(new)s; every worker applies it within "
+                 "%(refresh)s seconds.")
+    return messages.SUCCESS, text % values
 
 
 def _reset_ttl(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
-    if services.reset_ttl(data["name"], user=request.user):
+    try:
+        removed = services.reset_ttl(data["name"], user=request.user, expected=data["version"])
+    except services.TTLConflict as conflict:
+        return messages.ERROR, _ttl_conflict_text(conflict)
+    except services.TTLBusy:
+        return messages.ERROR, _ttl_busy_text()
+    if removed:
         return messages.SUCCESS, _("TTL override of “%(name)s” removed; the default applies again.") % data
-    return messages.ERROR, _("There is no TTL override with that name.")
+    return messages.INFO, _("There is no TTL override with that name.")
 
 
 def _ttl_form_kwargs(site: DashboardSite, alias: str) -> dict[str, Any]:

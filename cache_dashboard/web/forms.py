@@ -11,7 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from cache_dashboard.models import TTL_MAX_SECONDS, TTL_MIN_SECONDS
+from cache_dashboard.keys import normalize_namespace
+from cache_dashboard.models import TTL_MAX_SECONDS, TTL_MIN_SECONDS, TTLOverride
 
 #: memcached's limit, and far more than any sane key; also bounds what we echo back in messages.
 MAX_KEY_LENGTH = 250
@@ -207,10 +208,36 @@ class ClearForm(AliasFormMixin):
     )
 
 
-class TTLOverrideForm(forms.Form):
-    """Set the TTL override of one known data type / namespace (overrides apply to every alias)."""
+def validate_ttl_name(value: str) -> None:
+    """The package's rules for a TTL name (a namespace or a data type): what
+    :func:`~cache_dashboard.keys.normalize_namespace` takes, no control or invisible characters
+    (:func:`validate_cache_text`), no surrounding spaces, and no longer than the overrides' column."""
+    validate_cache_text(value)
+    if value != value.strip():
+        raise ValidationError(_("A name cannot start or end with a space."), code="surrounding_space")
+    max_length = TTLOverride._meta.get_field("name").max_length or 0
+    if len(value) > max_length:
+        raise ValidationError(
+            _("A name has at most %(max)d characters."), code="max_length", params={"max": max_length}
+        )
+    try:
+        normalize_namespace(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(str(exc), code="invalid_name") from exc
 
-    name = forms.ChoiceField(label=_("Name"))
+
+class TTLVersionMixin(forms.Form):
+    """The override's token when the page was loaded (empty: none then); a save or removal against
+    a row changed since is refused (``services.TTLConflict``)."""
+
+    version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64, strip=False)
+
+
+class TTLOverrideForm(TTLVersionMixin):
+    """Set the TTL override of one name the TTL page offers (settings TTLS and the namespaces in
+    use, each valid by :func:`validate_ttl_name`); overrides apply to every alias."""
+
+    name = forms.ChoiceField(label=_("Name"), validators=[validate_ttl_name])
     seconds = forms.IntegerField(
         label=_("Seconds"),
         min_value=TTL_MIN_SECONDS,
@@ -223,7 +250,8 @@ class TTLOverrideForm(forms.Form):
         _set_choices(self, "name", _choices(names))
 
 
-class TTLResetForm(forms.Form):
-    """Remove the TTL override of one name so the settings default applies again."""
+class TTLResetForm(TTLVersionMixin):
+    """Remove the TTL override of one name so the settings default applies again. Any stored name
+    is accepted (an override saved before the names were checked must stay removable)."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200, strip=False)

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cache_dashboard import services
 from cache_dashboard.conf import dashboard_aliases, get_setting
 from cache_dashboard.formatting import describe_error, human_duration
 from cache_dashboard.manager import CacheManager
@@ -224,15 +225,21 @@ def render_ttl(site: DashboardSite, request: HttpRequest, alias: str,
                bound: TTLOverrideForm | None = None) -> HttpResponse:
     cm = CacheManager(alias)
     names = presenters.ttl_names(cm)
+    error = None
+    try:
+        rows = presenters.ttl_rows(cm, names, bound)
+    except services.TTLBusy as exc:  # other writers held the database all along: say so, no forms
+        rows, error = [], describe_error(exc)
     context = site.context(
         request,
         title=_("TTL configuration"),
         tab="ttl",
         alias=alias,
-        rows=presenters.ttl_rows(cm, names, bound),
+        rows=rows,
         bound=bound,
         orphan_errors=bound is not None and bound.data.get("name") not in names,
         refresh=get_setting("TTL_OVERRIDE_REFRESH"),
+        error=error,
     )
     return DashboardResponse(request, "cache_dashboard/ttl.html", context)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, overload
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -17,12 +18,14 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from cache_dashboard import services
+from cache_dashboard.conf import get_setting
 from cache_dashboard.formatting import human_duration
-from cache_dashboard.manager import CacheManager, ttl
-from cache_dashboard.models import CacheAuditEntry
+from cache_dashboard.manager import CacheManager
+from cache_dashboard.models import CacheAuditEntry, token_of
 from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.base import DashboardSite
-from cache_dashboard.web.forms import TTLOverrideForm
+from cache_dashboard.web.forms import TTLOverrideForm, validate_ttl_name
 
 #: The overview's live parts: name in the poll's ``html`` -> fragment template.
 FRAGMENTS = {
@@ -145,45 +148,56 @@ def audit_rows(entries: Iterable[CacheAuditEntry]) -> list[dict[str, Any]]:
 
 
 def _audit_result(entry: CacheAuditEntry) -> str:
-    if entry.action in (CacheAuditEntry.Action.TTL_CHANGE, CacheAuditEntry.Action.TTL_RESET):
-        before, _sep, after = entry.detail.partition(" -> ")
-        return f"{_ttl_word(before)} → {_ttl_word(after)}"
+    if entry.is_ttl:
+        return entry.change_display
     if entry.count is None:
         return "—"
     return ngettext("%(n)d key", "%(n)d keys", entry.count) % {"n": entry.count}
 
 
-def _ttl_word(value: str) -> str:
-    """One side of a recorded TTL change: seconds as a duration, "-" (none) and "default" in words."""
-    if value.isdigit():
-        return human_duration(int(value))
-    return _("default") if value in ("-", "default", "") else value
-
-
 def ttl_names(cm: CacheManager) -> list[str]:
-    """Names on the TTL page: settings TTLS, overrides, and the namespaces in use."""
-    return sorted((ttl.names() | set(cm.known_namespaces())) - {""})
+    """Names a TTL can be set for, on the TTL page and nowhere else: the settings ``TTLS`` names and
+    the namespaces in use (an override alone does not make a name: a typo must not become one),
+    each valid by the package's name rules (:func:`~cache_dashboard.web.forms.validate_ttl_name`)."""
+    candidates = set(get_setting("TTLS")) | set(cm.active_namespaces())
+    return sorted(name for name in candidates if isinstance(name, str) and _valid_ttl_name(name))
+
+
+def _valid_ttl_name(name: str) -> bool:
+    try:
+        validate_ttl_name(name)
+    except ValidationError:
+        return False
+    return True
 
 
 def ttl_rows(cm: CacheManager, names: list[str], bound: TTLOverrideForm | None = None) -> list[dict[str, Any]]:
-    """One row per TTL name: the settings default, the override and what applies, with the form."""
+    """One row per TTL name, and per stored override whose name is not one of ``names`` (it can
+    only be removed): the settings default, the override as the database has it now (with the
+    token the row's forms carry for the optimistic check) and what applies."""
+    overrides = services.ttl_overrides()
     rows = []
-    for index, name in enumerate(names):
+    for index, name in enumerate(sorted(set(names) | set(overrides))):
         policy = cm.explain_ttl(name)
+        stored = overrides.get(name)
+        override = stored.seconds if stored is not None else None
+        effective = override if override is not None else policy.default
         if bound is not None and bound.data.get("name") == name:
             form = bound
         else:
-            form = TTLOverrideForm(initial={"name": name, "seconds": policy.override}, names=[name],
+            form = TTLOverrideForm(initial={"name": name, "seconds": override}, names=[name],
                                    auto_id=f"id_ttl_{index}_%s")
         rows.append({
             "name": name,
+            "editable": name in names,
             "default": policy.configured,
             "in_settings": policy.in_settings,
             "default_display": human_duration(policy.default),
-            "override": policy.override,
-            "override_display": human_duration(policy.override) if policy.override is not None else "",
-            "effective": policy.effective,
-            "effective_display": human_duration(policy.effective),
+            "override": override,
+            "override_display": human_duration(override) if override is not None else "",
+            "version": token_of(stored),
+            "effective": effective,
+            "effective_display": human_duration(effective),
             "form": form,
         })
     return rows

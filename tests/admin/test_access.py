@@ -140,8 +140,10 @@ def test_actions(client_for: Any, cm: Any, role: str, action: str) -> None:
 
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_ttl_reset_action(client_for: Any, role: str) -> None:
-    TTLOverride.objects.create(name="ruc", seconds=60)
-    response = client_for(role).post(reverse("admin:cache_dashboard_ttl_reset"), {"name": "ruc"})
+    override = TTLOverride.objects.create(name="ruc", seconds=60)
+    # The version the TTL page was loaded with: without it the removal is refused as a stale page.
+    data = {"name": "ruc", "version": override.token}
+    response = client_for(role).post(reverse("admin:cache_dashboard_ttl_reset"), data)
     exists = TTLOverride.objects.filter(name="ruc").exists()
     if role in ("ttl", "superuser"):
         assert response.status_code == 302

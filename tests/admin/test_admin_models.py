@@ -1,4 +1,5 @@
-"""Admin integration: custom AdminSite, TTL override admin, read-only audit log, server stats."""
+"""Admin integration: custom AdminSite, read-only audit log, server stats (the read-only TTL override
+admin: test_ttl_overrides.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from cache_dashboard import services
-from cache_dashboard.models import CacheAuditEntry, TTLOverride
+from cache_dashboard.models import CacheAuditEntry
 from tests.conftest import require
 
 pytestmark = pytest.mark.django_db
@@ -27,32 +28,6 @@ def test_works_on_a_custom_admin_site(client_for: Any) -> None:
     assert 'href="/ops/cache_dashboard/cachedashboard/invalid/' in html  # tabs stay on this site
     assert "/admin/" not in html.replace("/static/admin/", "")
     assert client.get(reverse("ops:cache_dashboard_overview_json")).status_code == 200
-
-
-def test_ttl_override_admin_audits_changes(client_for: Any) -> None:
-    client = client_for("ttl")
-    url = reverse("admin:cache_dashboard_ttloverride_add")
-    response = client.post(url, {"name": "ruc", "seconds": "600"})
-    assert response.status_code == 302
-    override = TTLOverride.objects.get()
-    assert override.seconds == 600 and override.updated_by is not None
-    change = reverse("admin:cache_dashboard_ttloverride_change", args=[override.pk])
-    assert client.post(change, {"name": "ruc", "seconds": "-5"}).status_code == 200  # form error
-    assert TTLOverride.objects.get().seconds == 600
-    client.post(reverse("admin:cache_dashboard_ttloverride_delete", args=[override.pk]), {"post": "yes"})
-    assert not TTLOverride.objects.exists()
-    actions = list(CacheAuditEntry.objects.order_by("pk").values_list("action", "detail"))
-    assert actions == [("ttl_change", "- -> 600"), ("ttl_reset", "600 -> default")]
-
-
-def test_ttl_override_admin_needs_change_ttl(client_for: Any) -> None:
-    client = client_for("view")
-    assert client.get(reverse("admin:cache_dashboard_ttloverride_changelist")).status_code == 200
-    assert (
-        client.post(reverse("admin:cache_dashboard_ttloverride_add"), {"name": "ruc", "seconds": "5"}).status_code
-        == 403
-    )
-    assert not TTLOverride.objects.exists()
 
 
 def test_audit_log_is_read_only_and_filterable(client_for: Any) -> None:

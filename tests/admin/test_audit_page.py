@@ -29,7 +29,7 @@ def test_audit_log_is_a_tab_of_the_section(client_for: Any) -> None:
     assert response.status_code == 200 and 'aria-current="page">Audit log<' in body
     rows = response.context["rows"]
     assert [row["action_display"] for row in rows] == ["Change TTL", "Change TTL", "Invalidate key"]
-    assert rows[0]["result"] == "2 min → 10 min" and rows[1]["result"] == "default → 2 min"
+    assert rows[0]["result"] == "2 min → 10 min" and rows[1]["result"] == "— → 2 min"
     assert rows[2]["result"] == "1 key"
     assert "2 min → 10 min" in body
 
