@@ -51,8 +51,7 @@ def goto_tab(page: Any, name: str) -> None:
     with page.expect_navigation():
         page.locator("nav.cd-tabs").get_by_role("link", name=name, exact=True).click()
     page.wait_for_load_state()
-    if name != "Audit log":  # the audit log is the admin's own changelist, without the tabs
-        assert page.locator("nav.cd-tabs [aria-current=page]").inner_text() == name
+    assert page.locator("nav.cd-tabs [aria-current=page]").inner_text() == name
 
 
 def open_dashboard(page: Any) -> None:
@@ -118,9 +117,24 @@ def test_superuser_flow(page: Any, live_server: Any, login: Any, seeded: Any, sc
     assert seeded.ttl_for("ruc") == 300
     screenshot(page, "ttl")
 
-    # The audit row shows in the admin's read-only audit log.
+    # The audit rows show in the section's audit log, the TTL change as old -> new.
     goto_tab(page, "Audit log")
-    assert page.locator("#result_list").get_by_text("20100047218").count() == 1
+    audit = page.locator("[data-cd-audit-table]")
+    assert audit.get_by_text("20100047218").count() == 1
+    assert audit.get_by_text("— → 5 min").count() == 1
+    screenshot(page, "audit")
+
+    # Invalidating a namespace from its row asks first, saying what becomes a miss.
+    seeded.set("20100047218", {"razon_social": "ACME"}, namespace="ruc")
+    goto_tab(page, "Overview")
+    with page.expect_navigation():
+        page.locator('tr[data-cd-ns="ruc"]').get_by_role("button", name="Invalidate namespace").click()
+    assert "becomes a miss" in page.locator(".cd-confirm").inner_text()
+    assert seeded.get("20100047218", namespace="ruc") == {"razon_social": "ACME"}
+    with page.expect_navigation():
+        page.get_by_role("button", name="Yes, invalidate the namespace").click()
+    assert "invalidated" in page.locator("ul.messagelist li.success").inner_text()
+    assert seeded.get("20100047218", namespace="ruc") is None
 
 
 def test_live_poll_updates_numbers(page: Any, live_server: Any, login: Any, seeded: Any) -> None:
