@@ -82,6 +82,7 @@ def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = Tru
     except Exception as exc:  # a broken rule must not hide the rest of the page
         data["rules"] = []
         data["errors"].append(describe_error(exc))
+    data["invalidation_sources"] = _sources(data["stats"], data["rules"])
     data["duration_ms"] = round((time.monotonic() - started) * 1000, 2)
     return data
 
@@ -154,6 +155,29 @@ def _namespace_table(cm: CacheManager, stats: dict[str, Any] | None, invalid_cou
     total["saved_seconds"] = round(sum(saved), 3) if saved else None
     return {"rows": page_rows, "count": len(shown), "all": len(rows), "page": page, "pages": pages,
             "page_size": NAMESPACE_PAGE_SIZE, "query": query, "no_namespace": plain, "total": total}
+
+
+def _sources(section: dict[str, Any], rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Invalidations over the span by who asked: the admin, the commands, each signal rule, and
+    code (calls without a ``source``: what the counted total leaves over). Each rule's row gets its
+    own count too (``invalidated``)."""
+    if not section.get("available"):
+        return []
+    by_source: dict[str, int] = dict(section.get("sources") or {})
+    for rule in rules:
+        rule["invalidated"] = by_source.get(rule.get("source") or "", 0)
+    rows = [{"source": name, "count": count, "kind": _kind(name)}
+            for name, count in sorted(by_source.items(), key=lambda item: (-item[1], item[0]))]
+    rest = int(section["totals"].get("invalidations") or 0) - sum(by_source.values())
+    if rest > 0:
+        rows.append({"source": "", "count": rest, "kind": "code"})
+    return rows
+
+
+def _kind(source: str) -> str:
+    if source in ("admin", "command"):
+        return source
+    return "rule" if source.startswith("rule:") else "code"
 
 
 def _moved(counters: dict[str, Any] | None) -> bool:

@@ -34,6 +34,12 @@ T = TypeVar("T")
 
 #: ``source`` passed to CacheManager so the stats can tell admin invalidations apart.
 SOURCE = "admin"
+#: ... and those of the management commands (``actor`` names them, there is no user).
+COMMAND_SOURCE = "command"
+
+
+def _source(user: User, actor: str) -> str:
+    return COMMAND_SOURCE if actor and _saved_user(user) is None else SOURCE
 
 
 def _saved_user(user: User) -> Any:
@@ -129,7 +135,7 @@ def invalidate_key(alias: str, key: str, *, namespace: str | None, user: User, a
     return _audited(
         Action.INVALIDATE_KEY,
         alias,
-        lambda cm: cm.invalidate([key], namespace=namespace or None, source=SOURCE),
+        lambda cm: cm.invalidate([key], namespace=namespace or None, source=_source(user, actor)),
         user=user,
         actor=actor,
         counted=True,
@@ -143,7 +149,7 @@ def invalidate_namespace(alias: str, namespace: str, *, user: User, actor: str =
     _audited(
         Action.INVALIDATE_NAMESPACE,
         alias,
-        lambda cm: cm.invalidate_namespace(namespace, source=SOURCE),
+        lambda cm: cm.invalidate_namespace(namespace, source=_source(user, actor)),
         user=user,
         actor=actor,
         namespace=namespace,
@@ -164,7 +170,7 @@ def invalidate_pattern(
         Action.INVALIDATE_PATTERN,
         alias,
         lambda cm: cm.invalidate_pattern(pattern, namespace=None if every_namespace else namespace or None,
-                                         source=SOURCE, every_namespace=every_namespace),
+                                         source=_source(user, actor), every_namespace=every_namespace),
         user=user,
         actor=actor,
         counted=True,

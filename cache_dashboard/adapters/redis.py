@@ -45,6 +45,7 @@ _REPORT_NAMES = {"redis_version": "version", "uptime_in_seconds": "uptime"}
 #: Report names -> the common names of ``Adapter.summarize_server``.
 _SUMMARY = {
     "used_memory": "memory", "maxmemory": "memory_limit", "connected_clients": "connections",
+    "instantaneous_ops_per_sec": "ops_per_sec",
     "keyspace_hits": "hits", "keyspace_misses": "misses", "evicted_keys": "evictions",
     "expired_keys": "expired",
 }
@@ -262,7 +263,10 @@ class RedisAdapter(Adapter):
 
         out = []
         for url in self.servers():
-            row: dict[str, Any] = {"address": self.mask(_address(url)), "ok": False, "error": None}
+            # INFO is server-wide: the row names the server; "keys in this DB" is the alias's own DB.
+            address, _slash, db = _address(url).rpartition("/")
+            row: dict[str, Any] = {"address": self.mask(address or db), "db": db if address else None,
+                                   "ok": False, "error": None}
             client = None
             try:
                 # A client of our own with short timeouts and no retries: the user's may wait long.
@@ -272,8 +276,10 @@ class RedisAdapter(Adapter):
                 row.update({_REPORT_NAMES.get(name, name): info.get(name) for name in INFO_FIELDS})
                 row["hit_ratio"] = hit_ratio(info.get("keyspace_hits"), info.get("keyspace_misses"))
                 row["role"] = info.get("role")
-                row["items"] = sum(db.get("keys", 0) for name, db in info.items()
-                                   if name.startswith("db") and isinstance(db, dict))
+                row["items"] = sum(found.get("keys", 0) for name, found in info.items()
+                                   if name.startswith("db") and isinstance(found, dict))
+                this_db = info.get(f"db{row['db']}") if row["db"] is not None else None
+                row["db_keys"] = this_db.get("keys", 0) if isinstance(this_db, dict) else 0
                 row["ok"] = True
             except Exception as exc:  # one unreachable server must not hide the others
                 row["error"] = self.describe(exc)

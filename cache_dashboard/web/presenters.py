@@ -36,6 +36,7 @@ FRAGMENTS = {
     "servers": "cache_dashboard/fragments/servers.html",
     "namespaces": "cache_dashboard/fragments/namespaces.html",
     "rules": "cache_dashboard/fragments/rules.html",
+    "sources": "cache_dashboard/fragments/sources.html",
 }
 
 

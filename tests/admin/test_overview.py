@@ -28,7 +28,8 @@ def test_poll_carries_the_page_s_own_rows(client_for: Any, cm: CacheManager) -> 
     client = client_for("namespace")
     page = client.get(reverse("admin:cache_dashboard_overview")).content.decode()
     data = client.get(reverse("admin:cache_dashboard_overview_json")).json()
-    assert set(data["html"]) == {"cards", "chart_note", "checks", "warnings", "servers", "namespaces", "rules"}
+    assert set(data["html"]) == {"cards", "chart_note", "checks", "warnings", "servers", "namespaces", "rules",
+                                 "sources"}
     # The same template renders both: the rules and warnings fragments match the page exactly.
     assert data["html"]["rules"].strip() == _tbody(page, "rules").strip()
     assert data["html"]["warnings"].strip() == _tbody(page, "warnings").strip()
@@ -54,13 +55,13 @@ def test_overview_lists_invalidation_rules_and_when_they_fired(
         client = client_for("view")
         url = reverse("admin:cache_dashboard_overview")
         rules = _tbody(client.get(url).content.decode(), "rules")
-        row = re.search(r"<tr>\s*<th scope=\"row\"><code>overview-rule</code>.*?</tr>", rules, re.S)
+        row = re.search(r"<tr>\s*<th scope=\"row\"[^>]*><code>overview-rule</code>.*?</tr>", rules, re.S)
         assert row and "articles_index" in row.group(0) and "article_lists" in row.group(0)
         assert "never" in row.group(0)
         with django_capture_on_commit_callbacks(execute=True):
             Article.objects.create(title="a")
         rules = _tbody(client.get(url).content.decode(), "rules")
-        row = re.search(r"<tr>\s*<th scope=\"row\"><code>overview-rule</code>.*?</tr>", rules, re.S)
+        row = re.search(r"<tr>\s*<th scope=\"row\"[^>]*><code>overview-rule</code>.*?</tr>", rules, re.S)
         assert row and "never" not in row.group(0) and "(save)" in row.group(0)
         data = client.get(reverse("admin:cache_dashboard_overview_json")).json()
         fired = next(r for r in data["rules"] if r["name"] == "overview-rule")
