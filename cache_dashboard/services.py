@@ -118,21 +118,29 @@ def _audited(
     key: str = "",
     pattern: str = "",
     detail: str = "",
+    live: bool = True,
 ) -> T:
-    """Apply ``change`` to the alias's manager, then record it; with ``counted`` the result is the count.
+    """Apply ``change`` to the alias's manager, then record it; with ``counted`` the result is the
+    count (recorded as 0 when not ``live``: what was removed had been a miss already).
 
     The shape every cache mutation shares: if ``change`` raises, nothing is recorded.
     """
     result = change(CacheManager(alias))
-    count = int(cast(SupportsInt, result)) if counted else None
+    count = (int(cast(SupportsInt, result)) if live else 0) if counted else None
     record(user=user, actor=actor, action=action, alias=alias, count=count, namespace=namespace, key=key,
            pattern=pattern, detail=detail)
     return result
 
 
 def invalidate_key(alias: str, key: str, *, namespace: str | None, user: User, actor: str = "") -> int:
-    """Invalidate one key; returns how many keys the cache removed."""
-    return _audited(
+    """Invalidate one key; returns how many live entries it removed (0 when the key was a miss
+    already, e.g. a copy left behind by a namespace invalidation, which is deleted all the same)."""
+    cm = CacheManager(alias)
+    try:
+        live = (namespace or None) in cm.namespaces_holding(key, [namespace] if namespace else [])
+    except Exception:  # the server is down: the invalidation below says so, loudly
+        live = True
+    removed = _audited(
         Action.INVALIDATE_KEY,
         alias,
         lambda cm: cm.invalidate([key], namespace=namespace or None, source=_source(user, actor)),
@@ -141,7 +149,9 @@ def invalidate_key(alias: str, key: str, *, namespace: str | None, user: User, a
         counted=True,
         namespace=namespace or "",
         key=key,
+        live=live,
     )
+    return removed if live else 0
 
 
 def invalidate_namespace(alias: str, namespace: str, *, user: User, actor: str = "") -> None:

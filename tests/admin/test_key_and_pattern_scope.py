@@ -73,3 +73,16 @@ def test_confirm_page_offers_no_delete_when_nothing_matches(client_for: Any, ser
                        follow=True)
     [message] = list(done.context["messages"])
     assert message.level == INFO and "nothing was deleted" in str(message)
+
+
+def test_a_stale_copy_left_by_a_namespace_invalidation_is_not_counted_as_removed(client_for: Any) -> None:
+    cm = CacheManager("default")
+    cm.set("20100047218", {"ok": 1}, namespace="ruc")
+    cm.invalidate_namespace("ruc")  # the entry is a miss now, its bytes may still be there
+    response = client_for("key").post(reverse(KEY_URL), {"alias": "default", "key": "20100047218",
+                                                         "namespace": "ruc"}, follow=True)
+    [message] = list(response.context["messages"])
+    assert message.level == WARNING and "was not found" in str(message)
+    from cache_dashboard.models import CacheAuditEntry
+
+    assert CacheAuditEntry.objects.get(action="invalidate_key").count == 0
