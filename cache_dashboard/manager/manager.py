@@ -366,12 +366,23 @@ class CacheManager:
                 removed += registry.registry_for(scope.adapter).remove_reason(scope, reason, time.time())
         return removed
 
-    def invalid_entries(self, namespace: str, *, offset: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+    def invalid_entries(self, namespace: str, *, offset: int = 0, limit: int | None = None,
+                        reason: str | None = None) -> list[dict[str, Any]]:
         """Live entries of ``namespace``, newest first: all, or ``limit`` from ``offset`` (a page
-        costs the page, not the namespace). Raises CacheUnavailable when down."""
+        costs the page, not the namespace). With ``reason``, only that reason's (``limit``
+        required): every one on Redis and LocMem (``lists_every_reason``), elsewhere among the
+        namespace's newest 5,000 entries. Raises CacheUnavailable when down."""
         with loud(self.alias, "invalid_entries"):
             scope = registry.scope(self.alias, namespace)
-            return registry.registry_for(scope.adapter).page(scope, time.time(), max(0, offset), limit)
+            store = registry.registry_for(scope.adapter)
+            if reason is not None:
+                return store.page_reason(scope, reason, time.time(), max(0, offset), max(0, limit or 0))
+            return store.page(scope, time.time(), max(0, offset), limit)
+
+    @property
+    def lists_every_reason(self) -> bool:
+        """Whether ``invalid_entries(reason=...)`` reaches every entry of the reason (Redis, LocMem)."""
+        return registry.registry_for(self.adapter).exact_reason_pages
 
     def invalid_breakdown(self, namespace: str | None = None) -> dict[str, int]:
         """{reason: live count}, largest first, for one namespace or summed over every known one.

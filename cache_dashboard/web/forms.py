@@ -6,12 +6,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any, cast
+from urllib.parse import unquote
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from cache_dashboard.keys import normalize_namespace
+from cache_dashboard.keys import glob_matcher, normalize_key, normalize_namespace
 from cache_dashboard.models import TTL_MAX_SECONDS, TTL_MIN_SECONDS, TTLOverride
 
 #: memcached's limit, and far more than any sane key; also bounds what we echo back in messages.
@@ -53,10 +54,18 @@ def validate_pattern(value: str) -> None:
         )
 
 
+#: Keys of every shape a site stores (normalised: printable ASCII, percent-escapes, hashed long keys).
+_PROBE_KEYS = ("a", "Z", "0", "20100047218", "user%2042", "#" + "f" * 64, "-", "~_.", "ruc:1:x", "aa")
+
+
 def is_match_all(pattern: str) -> bool:
-    """True when a glob pattern has no literal character left, i.e. it matches (almost) every key."""
+    """True when a glob pattern has no literal character left (``*``, ``?*``, ``[a-z]*``, ``*[^``:
+    it matches most or every key), unless Redis would match no key of any shape with it (``[``)."""
     literal = _GLOB_TOKEN.sub(lambda m: m.group(0)[1:] if m.group(0).startswith("\\") else "", pattern)
-    return literal == ""
+    if literal:
+        return False
+    matches = glob_matcher(pattern)
+    return any(matches(key) for key in _PROBE_KEYS)
 
 
 def _choices(names: Iterable[str], *, blank: str | None = None) -> list[tuple[str, str]]:
@@ -118,11 +127,26 @@ class InvalidateKeyForm(AliasFormMixin):
 
 
 class RemoveInvalidForm(InvalidateKeyForm):
-    """Remove one negative-cache (invalid) entry so the next lookup asks the source again."""
+    """Remove one negative-cache (invalid) entry so the next lookup asks the source again.
+
+    The table's buttons also post ``nkey``, the key as stored (ASCII whatever the key): a key the
+    page could only show escaped (a lone surrogate) is then removed as it really is.
+    """
+
+    nkey = forms.CharField(required=False, widget=forms.HiddenInput, max_length=4 * MAX_KEY_LENGTH)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["namespace"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        key, nkey = cleaned.get("key"), cleaned.get("nkey")
+        if key and nkey and normalize_key(key) != nkey and not nkey.startswith("#"):
+            stored = unquote(nkey, errors="surrogatepass")
+            if normalize_key(stored) == nkey:
+                cleaned["key"] = stored
+        return cleaned
 
 
 class RemoveReasonForm(AliasFormMixin):
@@ -161,7 +185,9 @@ class InvalidatePatternForm(AliasFormMixin):
         label=_("Pattern"),
         max_length=MAX_KEY_LENGTH,
         strip=False,
-        help_text=_("Glob syntax: * any characters, ? one character, [abc] one of a set."),
+        help_text=_("Glob syntax: * any characters, ? one character, [abc] one of a set. It matches keys "
+                    "as stored: printable ASCII as typed, anything else percent-encoded (ñ is %C3%B1), "
+                    "and keys over 100 characters by a hash (no pattern matches them)."),
         validators=[validate_pattern],
     )
     namespace = forms.ChoiceField(label=_("Namespace"), required=False)

@@ -108,12 +108,16 @@ def invalid_entries(site: DashboardSite, request: HttpRequest) -> HttpResponse:
     # the newest SEARCH_LIMIT entries of each namespace (and says so).
     rows: presenters.LiveEntries | list[dict[str, Any]]
     rows = presenters.LiveEntries(cm, scope, sum(breakdown.values()))
-    filtered = bool(query or reason or prefix)
-    if filtered and not error:
-        keep = presenters.entry_filter(reason, prefix, query)
-        rows = [row for row in presenters.LiveEntries(cm, scope, SEARCH_LIMIT * len(scope))[:SEARCH_LIMIT]
-                if keep(row)]
+    exact = False
+    if reason and not (query or prefix) and not error and cm.lists_every_reason:
+        # Every entry of the reason, paged like the rest (Redis: its own sorted set; LocMem: memory).
+        rows, exact = presenters.LiveEntries(cm, scope, breakdown.get(reason, 0), reason=reason), True
+    filtered = bool(query or reason or prefix) and not exact
     try:
+        if filtered and not error:
+            keep = presenters.entry_filter(reason, prefix, query)
+            rows = [row for row in presenters.LiveEntries(cm, scope, SEARCH_LIMIT * len(scope))[:SEARCH_LIMIT]
+                    if keep(row)]
         paginator = Paginator(rows, INVALID_PAGE_SIZE)
         page = paginator.get_page(request.GET.get("page"))
         page_rows = list(page.object_list)

@@ -21,11 +21,15 @@ from django.utils.translation import ngettext
 from cache_dashboard import services
 from cache_dashboard.conf import get_setting
 from cache_dashboard.formatting import human_duration
+from cache_dashboard.keys import normalize_key
 from cache_dashboard.manager import CacheManager
 from cache_dashboard.models import CacheAuditEntry, token_of
 from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.base import DashboardSite
 from cache_dashboard.web.forms import TTLOverrideForm, validate_ttl_name
+
+#: Entries read per call of the registry (a filtered listing reads thousands: in short calls).
+READ_CHUNK = 500
 
 #: The overview's live parts: name in the poll's ``html`` -> fragment template.
 FRAGMENTS = {
@@ -66,10 +70,12 @@ def detail_display(detail: Any) -> str:
 
 
 def invalid_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of the invalid-entries table."""
+    """Rows of the invalid-entries table (``nkey``: the stored form of the key, which any str
+    has in ASCII, so a key the page cannot show as it is can still be removed exactly)."""
     return [
         {
             **entry,
+            "nkey": normalize_key(str(entry.get("key") or "")),
             "detail_display": detail_display(entry.get("detail")),
             "marked_at_dt": fromtimestamp(entry.get("marked_at")),
             "expires_at_dt": fromtimestamp(entry.get("expires_at")),
@@ -79,11 +85,12 @@ def invalid_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class LiveEntries(Sequence[dict[str, Any]]):
-    """The live entries of some namespaces, newest first, as rows: sized by the kept counts, and
-    read a slice at a time (what a page shows), so a page costs the page, not the namespaces."""
+    """The live entries of some namespaces (of one ``reason``, if given), newest first, as rows:
+    sized by the kept counts, and read a slice at a time (what a page shows), so a page costs the
+    page, not the namespaces. Reads go in chunks of :data:`READ_CHUNK` (short server calls)."""
 
-    def __init__(self, cm: CacheManager, namespaces: list[str], total: int) -> None:
-        self.cm, self.namespaces, self.total = cm, namespaces, total
+    def __init__(self, cm: CacheManager, namespaces: list[str], total: int, reason: str | None = None) -> None:
+        self.cm, self.namespaces, self.total, self.reason = cm, namespaces, total, reason
 
     def __len__(self) -> int:
         return self.total
@@ -100,12 +107,22 @@ class LiveEntries(Sequence[dict[str, Any]]):
         if stop <= start:
             return []
         if len(self.namespaces) == 1:
-            found = self.cm.invalid_entries(self.namespaces[0], offset=start, limit=stop - start)
+            found = self._read(self.namespaces[0], start, stop - start)
         else:  # the newest ``stop`` of each namespace hold the newest ``stop`` of all of them
-            merged = [e for ns in self.namespaces for e in self.cm.invalid_entries(ns, limit=stop)]
+            merged = [e for ns in self.namespaces for e in self._read(ns, 0, stop)]
             merged.sort(key=lambda e: e.get("marked_at") or 0, reverse=True)
             found = merged[start:stop]
         return invalid_rows(found)
+
+    def _read(self, namespace: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while len(out) < limit:
+            want = min(READ_CHUNK, limit - len(out))
+            chunk = self.cm.invalid_entries(namespace, offset=offset + len(out), limit=want, reason=self.reason)
+            out.extend(chunk)
+            if len(chunk) < want:
+                break
+        return out
 
 
 def entry_filter(reason: str, prefix: str, needle: str) -> Any:

@@ -54,3 +54,22 @@ def test_invalidating_a_surrogate_key_is_audited(client_for: Any) -> None:
     assert cm.get(SURROGATE, namespace="ruc") is None
     row = CacheAuditEntry.objects.get()
     assert row.key == ESCAPED
+
+
+@pytest.mark.parametrize("alias", ["locmem", "redis", "memcached"])
+def test_an_entry_whose_key_only_shows_escaped_is_removed_from_its_button(
+    client_for: Any, servers: Any, alias: str
+) -> None:
+    require(alias, servers)
+    cm = CacheManager(alias)
+    cm.mark_invalid(SURROGATE, "FORMATO_INVALIDO", namespace="ruc")
+    client = client_for("key")
+    page = client.get(reverse("admin:cache_dashboard_invalid"), {"alias": alias, "namespace": "ruc"})
+    [row] = page.context["rows"]
+    body = page.content.decode()
+    assert f'name="nkey" value="{row["nkey"]}"' in body and 'name="key" value="x\\ud800y"' in body
+    # What the browser posts back: the key as the page shows it, and its stored form.
+    response = client.post(reverse("admin:cache_dashboard_remove_invalid"),
+                           {"alias": alias, "key": ESCAPED, "nkey": row["nkey"], "namespace": "ruc"}, follow=True)
+    assert "removed" in str(list(response.context["messages"])[0])
+    assert not cm.is_invalid(SURROGATE, namespace="ruc")

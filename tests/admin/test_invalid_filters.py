@@ -69,3 +69,22 @@ def test_remove_buttons_in_the_breakdown_follow_the_permission(client_for: Any, 
     seed(cm)
     assert "Remove all…" in client_for("namespace").get(reverse(PAGE)).content.decode()
     assert "Remove all…" not in client_for("view").get(reverse(PAGE)).content.decode()
+
+
+@pytest.mark.parametrize("alias", ["locmem", "redis"])
+def test_a_reason_lists_every_one_of_its_entries(client_for: Any, servers: Any, alias: str) -> None:
+    # Beyond the 5,000 newest a plain search reads: a reason's pages reach all of its entries.
+    require(alias, servers)
+    cm = CacheManager(alias)
+    for n in range(6000):
+        cm.mark_invalid(f"20{n:09d}", "ERROR_API" if n < 200 else "NO_EXISTE_SUNAT", namespace="ruc")
+    client = client_for("view")
+    page = client.get(reverse(PAGE), {"alias": alias, "reason": "ERROR_API"})
+    assert page.context["page"].paginator.count == 200 and page.context["searched"] is None
+    last = client.get(reverse(PAGE), {"alias": alias, "reason": "ERROR_API", "page": 8})
+    keys = [row["key"] for row in last.context["rows"]]
+    assert len(keys) == 25 and {row["reason"] for row in last.context["rows"]} == {"ERROR_API"}
+    everything = {row["key"] for p in range(1, 9)
+                  for row in client.get(reverse(PAGE), {"alias": alias, "reason": "ERROR_API",
+                                                        "page": p}).context["rows"]}
+    assert everything == {f"20{n:09d}" for n in range(200)}

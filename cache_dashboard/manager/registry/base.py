@@ -12,6 +12,9 @@ from django.core.cache.backends.base import BaseCache
 from cache_dashboard.adapters import Adapter
 from cache_dashboard.keys import KeyLayout, normalize_key
 
+#: Entries read per call by a listing that filters (a short call each: the server is not held long).
+REASON_CHUNK = 500
+
 #: The documented fields of an entry, as ``invalid_entries`` and ``get_invalid_info`` return it.
 PUBLIC_FIELDS = ("key", "namespace", "reason", "detail", "marked_at", "expires_at")
 
@@ -66,6 +69,31 @@ class Registry:
     def dropped(self, scope: Scope) -> int:
         """How many live entries were dropped to keep the namespace within its cap."""
         raise NotImplementedError
+
+    #: Whether :meth:`page_reason` lists every entry of a reason (else only among the newest
+    #: ``budget`` entries of the namespace).
+    exact_reason_pages = False
+
+    def page_reason(self, scope: Scope, reason: str, now: float, offset: int, limit: int,
+                    budget: int = 5000) -> list[dict[str, Any]]:
+        """Live entries of ``reason``, newest first, ``limit`` of them from ``offset``: here by
+        reading the newest ``budget`` entries in chunks and keeping that reason's."""
+        out: list[dict[str, Any]] = []
+        skip = offset
+        for start in range(0, budget, REASON_CHUNK):
+            chunk = self.page(scope, now, start, min(REASON_CHUNK, budget - start))
+            for found in chunk:
+                if found["reason"] != reason:
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                out.append(found)
+                if len(out) >= limit:
+                    return out
+            if len(chunk) < REASON_CHUNK:
+                break
+        return out
 
     def remove_reason(self, scope: Scope, reason: str, now: float) -> int:
         """Remove every live entry of ``reason``; how many there were. (One listing of the

@@ -11,6 +11,7 @@ follows ``clear_all`` (the epoch is part of its key); ``cache.clear()`` does not
 from __future__ import annotations
 
 import heapq
+import itertools
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,16 @@ class MemoryRegistry(Registry):
                     break
                 out.append(dict(ns.entries[nkey][0]))
         return out
+
+    exact_reason_pages = True
+
+    def page_reason(self, scope: Scope, reason: str, now: float, offset: int, limit: int,
+                    budget: int = 5000) -> list[dict[str, Any]]:
+        ns = self._namespace(scope)
+        with ns.lock:  # in process memory: every entry, whatever the budget
+            ns.trim(now)
+            matching = (info for info, _seq in reversed(ns.entries.values()) if info["reason"] == reason)
+            return [dict(info) for info in itertools.islice(matching, offset, offset + limit)]
 
     def dropped(self, scope: Scope) -> int:
         return self._namespace(scope).dropped

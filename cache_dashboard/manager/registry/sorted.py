@@ -145,6 +145,20 @@ end
 return out
 """
 
+# KEYS: x:<R>, t, d   ARGV: now, offset, count. The live members of one reason, latest expiry
+# first (entries of one namespace and reason share a TTL: newest mark first), with mark and extras.
+_PAGE_REASON = """
+local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', ARGV[2], ARGV[3])
+local out = {}
+for i = 1, #found, 2 do
+  out[#out + 1] = found[i]
+  out[#out + 1] = redis.call('ZSCORE', KEYS[2], found[i]) or ARGV[1]
+  out[#out + 1] = found[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[3], found[i]) or ''
+end
+return out
+"""
+
 # KEYS: x:<R>, t, d, reasons   ARGV: batch, reason, now. Removes up to ``batch`` members of the
 # reason (live or not yet trimmed); returns {removed, live among them}.
 _REMOVE_REASON = """
@@ -253,6 +267,17 @@ class SortedSetRegistry(Registry):
         flat = _run(scope, _PAGE, self._keys(scope), [repr(now), offset, stop])
         return [self._entry(scope, _text(flat[i]), flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4])
                 for i in range(0, len(flat), 5)]
+
+    exact_reason_pages = True
+
+    def page_reason(self, scope: Scope, reason: str, now: float, offset: int, limit: int,
+                    budget: int = 5000) -> list[dict[str, Any]]:
+        keys, nns = scope.keys, scope.nns
+        zset = keys.registry(nns, f"x:{normalize_key(reason)}")
+        flat = _run(scope, _PAGE_REASON, [zset, keys.registry(nns, "t"), keys.registry(nns, "d")],
+                    [repr(now), offset, limit])
+        return [self._entry(scope, _text(flat[i]), flat[i + 1], reason, flat[i + 2], flat[i + 3])
+                for i in range(0, len(flat), 4)]
 
     def remove_reason(self, scope: Scope, reason: str, now: float) -> int:
         keys, nns = scope.keys, scope.nns
