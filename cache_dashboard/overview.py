@@ -135,7 +135,10 @@ def _namespace_table(cm: CacheManager, stats: dict[str, Any] | None, invalid_cou
     names = (active | configured | set(per_ns)) - {""}
     rows = [_row(cm, name, per_ns.get(name) or {}, has_data=name in active or _moved(per_ns.get(name)))
             for name in names]
-    rows.sort(key=lambda r: (-(r["hits"] + r["misses"] + r["sets"]), not r["has_data"], r["name"]))
+    if stats is None:  # the cache is unreachable: counts unknown, not 0, and no "no data yet"
+        for row in rows:
+            _unknown(row)
+    rows.sort(key=lambda r: (-((r["hits"] or 0) + (r["misses"] or 0) + (r["sets"] or 0)), not r["has_data"], r["name"]))
     needle = query.casefold()
     shown = [row for row in rows if needle in row["name"].casefold()] if needle else rows
     pages = max(1, math.ceil(len(shown) / NAMESPACE_PAGE_SIZE))
@@ -149,12 +152,24 @@ def _namespace_table(cm: CacheManager, stats: dict[str, Any] | None, invalid_cou
                 row["invalid"] = None
     plain = _row(cm, "", per_ns.get("") or {}, has_data=_moved(per_ns.get("")))
     total = _row(cm, "", (stats or {}).get("totals") or {}, has_data=True)
+    if stats is None:
+        _unknown(plain)
+        _unknown(total)
     # Each namespace's hits at its own mean fetch time (a mean over every namespace would weigh
     # a slow source by a fast one's traffic); None when nothing was fetched in the span.
     saved = [row["saved_seconds"] for row in (*rows, plain) if row["saved_seconds"] is not None]
     total["saved_seconds"] = round(sum(saved), 3) if saved else None
     return {"rows": page_rows, "count": len(shown), "all": len(rows), "page": page, "pages": pages,
-            "page_size": NAMESPACE_PAGE_SIZE, "query": query, "no_namespace": plain, "total": total}
+            "page_size": NAMESPACE_PAGE_SIZE, "query": query, "no_namespace": plain, "total": total,
+            "available": stats is not None}
+
+
+def _unknown(row: dict[str, Any]) -> None:
+    """A row whose counters could not be read: every count None ("—"), data unknown."""
+    for field in ("hits", "misses", "sets", "invalidations", "errors", "fetches", "fetch_mean_ms",
+                  "fetch_max_ms", "saved_seconds", "hit_ratio"):
+        row[field] = None
+    row["has_data"] = None
 
 
 def _sources(section: dict[str, Any], rules: list[dict[str, Any]]) -> list[dict[str, Any]]:

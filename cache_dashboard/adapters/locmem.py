@@ -48,7 +48,17 @@ class LocMemAdapter(Adapter):
         return str(self.params.get("LOCATION", "")) or _("(process memory)")
 
     def health_notes(self) -> list[str]:
-        return [_("LocMemCache is per process: each worker process has its own cache and statistics.")]
+        notes = [_("LocMemCache is per process: each worker process has its own cache and statistics.")]
+        try:  # LocMemCache's own storage and its MAX_ENTRIES (300 unless OPTIONS say otherwise)
+            cache: Any = self.cache
+            held, limit = len(cache._cache), int(cache._max_entries)
+        except Exception:
+            return notes
+        if limit and held >= 0.9 * limit:
+            notes.append(_("LocMemCache holds %(held)d of its MAX_ENTRIES (%(limit)d): it is evicting entries, so "
+                           "keys go missing and the hit ratio drops. Raise OPTIONS['MAX_ENTRIES'].")
+                         % {"held": held, "limit": limit})
+        return notes
 
     def _slot(self, cache: BaseCache, key: str) -> str:
         # LocMemCache storage is named by LOCATION; make_key brings KEY_PREFIX and VERSION in.

@@ -82,10 +82,11 @@ class CircuitBreaker:
             message = get_adapter(self.alias).describe(exc)
         except Exception:
             message = type(exc).__name__
-        logger.error(
-            "cache alias %r failed (%s); circuit %s; %d similar errors not logged",
-            self.alias, message, self.state, suppressed,
-        )
+        if suppressed:
+            logger.error("cache alias %r failed (%s); circuit %s; %d similar errors not logged since the last",
+                         self.alias, message, self.state, suppressed)
+        else:
+            logger.error("cache alias %r failed (%s); circuit %s", self.alias, message, self.state)
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -135,7 +135,7 @@ def _invalidate_key(site: DashboardSite, request: HttpRequest, alias: str, data:
         "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d key removed.",
         "Key “%(key)s” (namespace: %(namespace)s) invalidated in cache “%(alias)s”: %(count)d keys removed.",
         count,
-    ) % {"key": key, "namespace": namespace or _("none"), "alias": alias, "count": count}
+    ) % {"key": key, "namespace": namespace or _("(no namespace)"), "alias": alias, "count": count}
     return messages.SUCCESS, text
 
 

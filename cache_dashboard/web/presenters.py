@@ -170,6 +170,8 @@ def _audit_result(entry: CacheAuditEntry) -> str:
         return entry.change_display
     if entry.count is None:
         return "—"
+    if entry.action == CacheAuditEntry.Action.REMOVE_INVALID:
+        return ngettext("%(n)d entry", "%(n)d entries", entry.count) % {"n": entry.count}
     return ngettext("%(n)d key", "%(n)d keys", entry.count) % {"n": entry.count}
 
 

@@ -112,6 +112,13 @@ def test_the_health_card_says_why_the_cache_is_unhealthy(client_for: Any, dead: 
         assert cell and cell.group(1) == "—", field
     assert data["stats"]["totals"]["hits"] is None and data["stats"]["error"]
     assert "No chart: the statistics could not be read" in html
+    # The namespaces table: unknown counts, not 0, and no "no data yet" guesses; not kept cells.
+    assert "these are only the namespaces this process saw" in html
+    assert "(no data yet)" not in html
+    assert data["namespace_table"]["total"]["hits"] is None
+    poll_rows = data["html"]["namespaces"]
+    assert "data-cd-keep" not in poll_rows
+    assert not re.search(r'data-cd-col="hits">0<', poll_rows)
     assert re.search(r'<div class="cd-chart" data-cd-chart hidden>', html)
 
 

@@ -235,3 +235,17 @@ def test_a_memcached_client_answering_defaults_is_a_cache_failure_not_a_type_err
             mutation()
     assert get_breaker("gone").failures >= 1
     assert cm.get("k", lambda: "fetched", 60, namespace="ruc") == "fetched"  # reads fail open
+
+
+def test_a_full_locmem_says_it_is_evicting(extra_alias) -> None:  # type: ignore[no-untyped-def]
+    from django.core.cache import caches
+
+    extra_alias(small={"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t-small",
+                       "OPTIONS": {"MAX_ENTRIES": 20}})
+    cm = CacheManager("small")
+    assert not any("MAX_ENTRIES" in w for w in cm.get_health()["warnings"])
+    for n in range(25):
+        caches["small"].set(f"k{n}", n)
+    warnings = cm.get_health()["warnings"]
+    assert any("of its MAX_ENTRIES (20): it is evicting" in w for w in warnings), warnings
+    caches["small"].clear()

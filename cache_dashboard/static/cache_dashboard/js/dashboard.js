@@ -213,7 +213,12 @@
         self.el.querySelectorAll("[data-cd-window]").forEach(function (other) {
           if (other === link) { other.setAttribute("aria-current", "true"); } else { other.removeAttribute("aria-current"); }
         });
-        if (window.history && window.history.replaceState) { window.history.replaceState(null, "", link.href); }
+        if (window.history && window.history.replaceState) {
+          // The page's other parameters (the namespaces' page and search) stay in the address.
+          var address = new URL(window.location.href);
+          address.searchParams.set("window", self.window);
+          window.history.replaceState(null, "", address.toString());
+        }
         self.poll();
       });
     });
