@@ -418,12 +418,13 @@ def test_wide_table_fades_at_the_edge_it_hides(
 ) -> None:
     # The cue follows the scroll: a fade on the right while columns hide there, on both sides
     # half-way, on the left only at the end; a table that fits has none.
-    wrap = ".cd-table-wrap:has([data-cd-invalid-table])"
+    # (The namespaces table: the invalid entries become cards on a phone instead.)
+    wrap = ".cd-table-wrap:has([data-cd-namespaces-table])"
     context = theme_context(browser, "phone", "light")
     page = context.new_page()
     try:
         login(page)
-        page.goto(f"{live_server.url}{DASHBOARD}invalid/?alias={ALIAS}")
+        page.goto(f"{live_server.url}{DASHBOARD}?alias={ALIAS}")
         table = page.locator(wrap)
         assert table.evaluate("(el) => el.scrollWidth > el.clientWidth")
         assert "gradient" in table.evaluate("(el) => getComputedStyle(el).maskImage")  # what fades
@@ -448,5 +449,24 @@ def test_wide_table_fades_at_the_edge_it_hides(
         checks = ".cd-table-wrap:has([data-cd-checks])"
         assert page.locator(checks).evaluate("(el) => el.scrollWidth <= el.clientWidth")
         assert page.evaluate(FADES, checks) == [0, 0]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_every_remove_button_is_in_sight(browser: Any, live_server: Any, login: Any, realistic: Any,
+                                         viewport: str) -> None:
+    # Long keys and details must not push a row's button into the scrolled-away part of its table.
+    context = theme_context(browser, viewport, "light")
+    page = context.new_page()
+    try:
+        login(page)
+        page.goto(f"{live_server.url}{DASHBOARD}invalid/?alias={ALIAS}")
+        hidden = page.evaluate("""() => {
+          const wrap = document.querySelector(".cd-table-wrap:has([data-cd-invalid-table])").getBoundingClientRect();
+          const buttons = [...document.querySelectorAll("[data-cd-invalid-table] button")];
+          return [buttons.length, buttons.filter((b) => b.getBoundingClientRect().right > wrap.right + 0.5).length];
+        }""")
+        assert hidden[0] >= 25 and hidden[1] == 0, hidden
     finally:
         context.close()

@@ -148,7 +148,17 @@
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
-        plugins: { legend: { position: "bottom", labels: {} } },
+        plugins: {
+          legend: { position: "bottom", labels: {
+            boxWidth: 12,
+            // A long reason is cut in the legend (the table beside it has it whole; so has the tooltip).
+            generateLabels: function (chart) {
+              var items = window.Chart.overrides.doughnut.plugins.legend.labels.generateLabels(chart);
+              items.forEach(function (item) { if (item.text.length > 32) { item.text = item.text.slice(0, 31) + "\u2026"; } });
+              return items;
+            }
+          } }
+        },
         // A click on a slice lists that reason's entries.
         onClick: function (event, elements) {
           var urls = breakdown.urls || [];
