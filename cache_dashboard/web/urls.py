@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.admin import AdminSite
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
 
 from cache_dashboard.conf import dashboard_aliases
 from cache_dashboard.web import actions, pages
-from cache_dashboard.web.base import DashboardSite
+from cache_dashboard.web.base import DashboardResponse, DashboardSite
 
 Page = Callable[[DashboardSite, HttpRequest], HttpResponse]
 
@@ -79,7 +81,12 @@ def dashboard_urls(admin_site: AdminSite) -> list[URLPattern]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             # Like ModelAdmin views: {% url 'admin:…' %} then resolves to *this* admin site.
             request.current_app = admin_site.name
-            return view(site, request)
+            try:
+                return view(site, request)
+            except PermissionDenied:
+                # In the admin's frame, with a way back, rather than the project's bare 403 page.
+                context = {**admin_site.each_context(request), "title": _("Permission denied")}
+                return DashboardResponse(request, "cache_dashboard/denied.html", context, status=403)
 
         wrapper.__name__ = view.__name__
         return admin_site.admin_view(wrapper)

@@ -207,3 +207,10 @@ def test_admin_index_lists_the_dashboard_only_for_viewers(client_for: Any) -> No
     assert url in client_for("view").get(reverse("admin:index")).content.decode()
     staff_index = client_for("staff").get(reverse("admin:index")).content.decode()
     assert url not in staff_index
+
+
+def test_a_denied_page_is_the_admin_s_own_with_a_way_back(client_for: Any) -> None:
+    response = client_for("view").get(reverse("admin:cache_dashboard_clear"))
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Permission denied" in body and 'id="header"' in body and reverse("admin:index") in body
