@@ -123,7 +123,7 @@ def glob_matcher(pattern: str) -> Callable[[str], bool]:
                 if pattern[i] == "\\" and i + 1 < n:
                     i += 1
                     items.append(re.escape(pattern[i]))
-                elif i + 2 < n and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+                elif i + 2 < n and pattern[i + 1] == "-":  # Redis reads "a-]" as a range up to "]" too
                     low, high = sorted((pattern[i], pattern[i + 2]))
                     items.append(f"{re.escape(low)}-{re.escape(high)}")
                     i += 2

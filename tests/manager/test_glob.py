@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cache_dashboard.keys import glob_matcher
@@ -21,6 +21,7 @@ def client(servers):  # type: ignore[no-untyped-def]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(pattern="[:-]:", key=":")  # "-]" ends a range, not the class (found by hypothesis)
 @given(pattern=st.text(ALPHABET, min_size=1, max_size=6), key=st.text("ab-^]\\[}:", min_size=1, max_size=5))
 def test_matches_like_redis(client, pattern: str, key: str) -> None:  # type: ignore[no-untyped-def]
     client.set(key, 1)
