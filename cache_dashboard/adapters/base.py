@@ -74,7 +74,7 @@ class Capabilities:
 #: One server's statistics under the same names on every backend (``Adapter.summarize_server``).
 SUMMARY_FIELDS = (
     "address", "ok", "error", "role", "version", "uptime", "memory", "memory_limit", "items",
-    "connections", "hits", "misses", "hit_ratio", "evictions", "expired",
+    "connections", "hits", "misses", "hit_ratio", "evictions", "expired", "commands",
 )
 
 
