@@ -11,6 +11,9 @@
     with testing.flusher_paused():
         ...                      # no background stats flush reaches a server meanwhile
 
+    with testing.jobs_paused():
+        ...                      # no history rollup meanwhile (flushes go on)
+
 Neither touches the cache servers: empty your test caches yourself (on a throwaway server only).
 """
 
@@ -29,8 +32,8 @@ from cache_dashboard.manager.breaker import reset_breakers
 
 def reset() -> None:
     """Forget this process's state: circuit breakers, buffered statistics, the negative caches of
-    process-local caches (LocMem), the copies of epochs and TTL overrides, the adapters, and the
-    fast-reader warnings already logged."""
+    process-local caches (LocMem), the copies of epochs and TTL overrides, the adapters, the
+    fast-reader warnings already logged, and when the background jobs last ran."""
     reset_breakers()
     health.forget()
     registry.forget()
@@ -47,6 +50,14 @@ def flusher_paused() -> Iterator[None]:
     """No background stats flush reaches a server inside the block (for tests that count server
     commands). Do not call ``flush_stats()`` inside: it would wait for the block to end."""
     with stats.flusher_paused():
+        yield
+
+
+@contextmanager
+def jobs_paused() -> Iterator[None]:
+    """No background job of the flusher (the statistics history's rollup)
+    runs inside the block; flushes go on, so ``flush_stats()`` may be called inside."""
+    with stats.jobs_paused():
         yield
 
 

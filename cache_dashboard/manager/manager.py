@@ -431,6 +431,11 @@ class CacheManager:
             recorder.flush()
             return stats.read_stats(recorder, nns, window)
 
+    def roll_up_stats(self) -> list[int]:
+        """Store the closed hours of statistics the history store does not hold yet (the
+        background flusher does it every few minutes); the hours this call stored."""
+        return stats.roll_up(self.alias)
+
     def read_quietly(self, op: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         """``op(*args)`` (a read of this alias's cache) through the circuit breaker: ``default``
         at once while the circuit is open, or when ``op`` fails (which the breaker is told)."""
