@@ -12,7 +12,7 @@
         ...                      # no background stats flush reaches a server meanwhile
 
     with testing.jobs_paused():
-        ...                      # no history rollup meanwhile (flushes go on)
+        ...                      # no history rollup or server sample meanwhile (flushes go on)
 
 Neither touches the cache servers: empty your test caches yourself (on a throwaway server only).
 """
@@ -26,7 +26,7 @@ from cache_dashboard import adapters, ttl_store
 from cache_dashboard.adapters.fastread import forget_warnings
 from cache_dashboard.adapters.locmem import forget_versions
 from cache_dashboard.keys import KeyLayout
-from cache_dashboard.manager import epochs, health, purge, registry, stats
+from cache_dashboard.manager import epochs, health, purge, registry, sampler, stats
 from cache_dashboard.manager.breaker import reset_breakers
 
 
@@ -38,6 +38,7 @@ def reset() -> None:
     health.forget()
     registry.forget()
     stats.forget()
+    sampler.forget()
     epochs.forget()
     forget_versions()
     ttl_store.reset()
@@ -55,7 +56,7 @@ def flusher_paused() -> Iterator[None]:
 
 @contextmanager
 def jobs_paused() -> Iterator[None]:
-    """No background job of the flusher (the statistics history's rollup)
+    """No background job of the flusher (the statistics history's rollup, the server samples)
     runs inside the block; flushes go on, so ``flush_stats()`` may be called inside."""
     with stats.jobs_paused():
         yield

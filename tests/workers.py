@@ -62,3 +62,10 @@ def roll_up(start_at: float, alias: str, now: float) -> list[int]:
     wait_until(start_at)
     return stats.roll_up(alias, now)
 
+
+def sample_servers(start_at: float, alias: str, now: float) -> bool:
+    """Sample ``alias``'s servers for the minute of ``now``; whether this process did."""
+    from cache_dashboard.manager import sampler
+
+    wait_until(start_at)
+    return sampler.sample(alias, now)
