@@ -29,8 +29,8 @@ key                           what                                          hash
                               (3600) starting at ``t``: a hash on Redis;
                               elsewhere ``…:<cell>`` keys and an index
 ``<P>:{s}:names:<hour>``      namespaces and sources that moved that hour   ``s``       the retention
-``<P>:{s}:v:<res>:<t>``       server samples of the minute or hour starting ``s``       a server chart
-                              at ``t`` (the latest value of each cell)
+``<P>:{s}:v:<res>:<t>``       server samples of the minute or hour          ``s``       a server chart
+                              starting at ``t`` (each cell's largest value)
 ============================  ===========================================  ==========  ===============
 
 Everything under ``<P>:<E>:`` is what ``clear_all`` removes (it moves to a new epoch); statistics
