@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "PURGE_MIN_ENTRIES": 1000,
     # How long per-minute buckets are kept, in seconds (>= 24 h by default).
     "STATS_RETENTION": 86400 + 3600,
+    # Where closed hours of statistics are kept once they leave the cache (what "Last 7 days" and
+    # a restarted cache server read): the dotted path of a history store (the database model
+    # StatsHour by default). None: the charts show what the cache keeps, nothing older.
+    "STATS_HISTORY": "cache_dashboard.history.database",
+    # Seconds of hours the history store keeps (older rows are deleted as new ones come). None: all.
+    "STATS_HISTORY_RETENTION": 35 * 86400,
     # Seconds between two flushes of the in-process counters to the cache server.
     "STATS_FLUSH_INTERVAL": 1.0,
     # TTL of the per-key lock that lets one caller refresh a missing entry while others wait.

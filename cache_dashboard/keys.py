@@ -23,10 +23,14 @@ key                           what                                          hash
 ``<P>:{m}:rule:<K>``          last firing of an invalidation rule           ``m``       other rules
 ``<P>:{m}:probe:<token>``     health probes (10 s TTL, never counted)       ``m``       –
 ``<P>:{m}:purges``            namespaces waiting for a purge (Redis set)    ``m``       –
+``<P>:{m}:sample:<t>``        the process that samples the servers in the   ``m``       –
+                              minute starting at ``t`` (an ``add`` lock)
 ``<P>:{s}:<res>:<t>``         statistics of the minute (res 60) or hour     ``s``       a stats window
                               (3600) starting at ``t``: a hash on Redis;
                               elsewhere ``…:<cell>`` keys and an index
 ``<P>:{s}:names:<hour>``      namespaces and sources that moved that hour   ``s``       the retention
+``<P>:{s}:v:<res>:<t>``       server samples of the minute or hour          ``s``       a server chart
+                              starting at ``t`` (each cell's largest value)
 ============================  ===========================================  ==========  ===============
 
 Everything under ``<P>:<E>:`` is what ``clear_all`` removes (it moves to a new epoch); statistics
@@ -222,6 +226,11 @@ def purges_key() -> str:
     return _meta("purges")
 
 
+def sample_lock(minute: int) -> str:
+    """Taken (``add``) by the one process that samples the servers in the minute starting at ``minute``."""
+    return _meta(f"sample:{minute}")
+
+
 def probe_key(token: str) -> str:
     """A health probe's own key (unique per probe, short TTL)."""
     return _meta(f"probe:{token}")
@@ -240,3 +249,8 @@ def stats_window(resolution: int, count: int) -> str:
 def stats_names(hour: int) -> str:
     """The namespaces and sources that moved in the hour starting at ``hour``."""
     return f"{get_setting('KEY_PREFIX')}:{{s}}:names:{hour}"
+
+
+def server_samples(resolution: int, start: int) -> str:
+    """The server samples of one minute (``resolution`` 60) or hour (3600) starting at ``start``."""
+    return f"{get_setting('KEY_PREFIX')}:{{s}}:v:{resolution}:{start}"

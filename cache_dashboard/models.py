@@ -1,4 +1,5 @@
-"""Database models of the admin section: permissions carrier, TTL overrides and the audit log."""
+"""Database models of the admin section: permissions carrier, TTL overrides, the audit log and the
+statistics history."""
 
 from __future__ import annotations
 
@@ -167,3 +168,43 @@ class CacheAuditEntry(models.Model):
         if self.pattern:
             parts.append(f"pattern={self.pattern[:80]}")
         return " ".join(parts) or "-"
+
+
+class StatsHour(models.Model):
+    """One closed hour of one namespace's statistics in one cache alias, rolled up from the cache
+    server (``cache_dashboard.history``) so charts outlive a restart or an eviction of the cache.
+
+    Written once: the row of namespace ``""`` (the keys without a namespace) is the hour's own
+    and is inserted first, in the transaction that inserts the others; the unique constraint
+    makes a second process's insert of it fail, and that process leaves the hour alone.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+
+    alias = models.CharField(_("cache alias"), max_length=100)
+    #: The namespace as the cache stores it (``keys.normalize_namespace``); "" for none.
+    namespace = models.CharField(_("namespace"), max_length=64, blank=True)
+    #: The namespace as given (what the dashboard shows once the cache has forgotten it).
+    name = models.TextField(_("name"), blank=True)
+    hour = models.BigIntegerField(_("hour"), help_text=_("Start of the hour, in seconds since 1970 (UTC)."))
+    hits = models.BigIntegerField(_("hits"), default=0)
+    misses = models.BigIntegerField(_("misses"), default=0)
+    sets = models.BigIntegerField(_("sets"), default=0)
+    invalidations = models.BigIntegerField(_("invalidations"), default=0)
+    errors = models.BigIntegerField(_("errors"), default=0)
+    stale = models.BigIntegerField(_("stale values served"), default=0)
+    fetches = models.BigIntegerField(_("fetches"), default=0)
+    fetch_us = models.BigIntegerField(_("fetch time (µs)"), default=0)
+    fetch_max_us = models.BigIntegerField(_("longest fetch (µs)"), default=0)
+    #: Invalidations of the hour by source ({normalised source: count}); on the hour's own row.
+    sources = models.JSONField(_("invalidations by source"), default=dict, blank=True)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["alias", "namespace", "hour"], name="cd_statshour_once")]
+        indexes = [models.Index(fields=["alias", "hour"], name="cd_statshour_span")]
+        verbose_name = _("statistics hour")
+        verbose_name_plural = _("statistics history")
+
+    def __str__(self) -> str:
+        return f"{self.alias} {self.namespace or '-'} @{self.hour}"

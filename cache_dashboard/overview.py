@@ -19,8 +19,9 @@ from cache_dashboard.manager import CacheManager
 
 logger = logging.getLogger(__name__)
 
-#: Chart windows the dashboard offers, in seconds.
-WINDOWS = (3600, 86400)
+#: Chart windows the dashboard offers, in seconds (past 2 h one point per hour; hours the cache
+#: no longer keeps come from the statistics history).
+WINDOWS = (3600, 86400, 7 * 86400)
 #: Rows per page of the namespaces table.
 NAMESPACE_PAGE_SIZE = 25
 #: The totals every stats section carries, even when the stats could not be read.
@@ -74,6 +75,7 @@ def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = Tru
         error = describe_error(exc)
         data["errors"].append(error)
     data["stats"] = _stats_section(stats, error)
+    data["server_history"] = _server_section(cm, window, bool(data["capabilities"].get("server_stats")))
     table = _namespace_table(cm, stats, invalid_counts, ns_query, ns_page)
     data["namespaces"] = table.pop("rows")
     data["namespace_table"] = table
@@ -224,6 +226,7 @@ def _stats_section(stats: dict[str, Any] | None, error: str = "") -> dict[str, A
             "totals": {**dict.fromkeys(TOTALS), "hit_ratio": None},
             "series": {"timestamps": [], "hits": [], "misses": []},
             "sources": {},
+            "history": "",
         }
     totals = stats["totals"]
     series = stats["series"]
@@ -237,4 +240,27 @@ def _stats_section(stats: dict[str, Any] | None, error: str = "") -> dict[str, A
         "series": {"timestamps": list(series["timestamps"]), "hits": list(series["hits"]),
                    "misses": list(series["misses"])},
         "sources": dict(stats["sources"]),
+        "history": stats.get("history", ""),
     }
+
+
+def _server_section(cm: CacheManager, window: int, has_servers: bool) -> dict[str, Any]:
+    """The servers' chart: what the sampler recorded over the span (``available`` False when the
+    backend has no server to ask, the cache cannot be read, or no sample exists yet)."""
+    empty: dict[str, Any] = {
+        "shown": has_servers, "available": False, "resolution": 60 if window <= 7200 else 3600,
+        "timestamps": [], "memory": [], "ops": [], "evictions": [], "hit_ratio": [], "servers": [],
+        "totals": {"evictions": None, "hit_ratio": None},
+    }
+    if not has_servers:
+        return empty
+    try:
+        found = cm.get_server_history(window=window)  # through the breaker; None when it failed
+    except Exception as exc:  # never a 500 for a chart
+        logger.warning("cache_dashboard: server history unavailable: %s", describe_error(exc))
+        found = None
+    if not found:
+        return empty
+    available = any(value is not None for value in found["memory"]) or any(v is not None for v in found["ops"])
+    return {**empty, **{k: found[k] for k in ("resolution", "timestamps", "memory", "ops", "evictions", "hit_ratio",
+                                              "servers", "totals")}, "available": available}

@@ -11,6 +11,9 @@
     with testing.flusher_paused():
         ...                      # no background stats flush reaches a server meanwhile
 
+    with testing.jobs_paused():
+        ...                      # no history rollup or server sample meanwhile (flushes go on)
+
 Neither touches the cache servers: empty your test caches yourself (on a throwaway server only).
 """
 
@@ -23,18 +26,19 @@ from cache_dashboard import adapters, ttl_store
 from cache_dashboard.adapters.fastread import forget_warnings
 from cache_dashboard.adapters.locmem import forget_versions
 from cache_dashboard.keys import KeyLayout
-from cache_dashboard.manager import epochs, health, purge, registry, stats
+from cache_dashboard.manager import epochs, health, purge, registry, sampler, stats
 from cache_dashboard.manager.breaker import reset_breakers
 
 
 def reset() -> None:
     """Forget this process's state: circuit breakers, buffered statistics, the negative caches of
-    process-local caches (LocMem), the copies of epochs and TTL overrides, the adapters, and the
-    fast-reader warnings already logged."""
+    process-local caches (LocMem), the copies of epochs and TTL overrides, the adapters, the
+    fast-reader warnings already logged, and when the background jobs last ran."""
     reset_breakers()
     health.forget()
     registry.forget()
     stats.forget()
+    sampler.forget()
     epochs.forget()
     forget_versions()
     ttl_store.reset()
@@ -47,6 +51,14 @@ def flusher_paused() -> Iterator[None]:
     """No background stats flush reaches a server inside the block (for tests that count server
     commands). Do not call ``flush_stats()`` inside: it would wait for the block to end."""
     with stats.flusher_paused():
+        yield
+
+
+@contextmanager
+def jobs_paused() -> Iterator[None]:
+    """No background job of the flusher (the statistics history's rollup, the server samples)
+    runs inside the block; flushes go on, so ``flush_stats()`` may be called inside."""
+    with stats.jobs_paused():
         yield
 
 

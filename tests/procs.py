@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 
 
-def _init(caches: dict, dashboard: dict) -> None:
+def _init(caches: dict, dashboard: dict, env: dict[str, str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ.update(env)  # read by tests/settings.py (e.g. CD_TEST_DATABASE)
     import django
 
     django.setup()
@@ -21,14 +22,17 @@ def _init(caches: dict, dashboard: dict) -> None:
     override_settings(CACHES=caches, CACHE_DASHBOARD=dashboard).enable()
 
 
-def run_processes(target: Callable[..., Any], args: Sequence[tuple], start_in: float = 1.5) -> list[Any]:
+def run_processes(target: Callable[..., Any], args: Sequence[tuple], start_in: float = 1.5,
+                  env: dict[str, str] | None = None) -> list[Any]:
     """Run ``target(start_at, *a)`` for each ``a`` in ``args``, one process each, started together.
 
     ``start_at`` is a wall-clock instant a little in the future: workers sleep until then so the
-    interesting part runs concurrently, after every interpreter has finished starting.
+    interesting part runs concurrently, after every interpreter has finished starting. ``env`` is
+    set in each worker before Django starts (``CD_TEST_DATABASE``: the SQLite file they share).
     """
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(len(args), initializer=_init, initargs=(settings.CACHES, settings.CACHE_DASHBOARD)) as pool:
+    initargs = (settings.CACHES, settings.CACHE_DASHBOARD, env or {})
+    with ctx.Pool(len(args), initializer=_init, initargs=initargs) as pool:
         pool.map(_noop, range(len(args)))  # wait until every worker has set Django up
         start_at = time.time() + start_in
         return pool.starmap(target, [(start_at, *a) for a in args])

@@ -44,7 +44,9 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "test.sqlite3"}}
+# CD_TEST_DATABASE: the SQLite file the worker processes of a multi-process test share (tests/procs.py).
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                         "NAME": os.environ.get("CD_TEST_DATABASE") or BASE_DIR / "test.sqlite3"}}
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "artifacts" / "static"
 LANGUAGES = [("en", "English"), ("es", "Español")]

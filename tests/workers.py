@@ -53,3 +53,19 @@ def read_after_invalidation(start_at: float, alias: str) -> Any:
     cm = CacheManager(alias)
     wait_until(start_at)
     return cm.get("k", namespace="shared", default="MISS")
+
+
+def roll_up(start_at: float, alias: str, now: float) -> list[int]:
+    """Roll the closed hours of ``alias`` into the shared database; the hours this process stored."""
+    from cache_dashboard.manager import stats
+
+    wait_until(start_at)
+    return stats.roll_up(alias, now)
+
+
+def sample_servers(start_at: float, alias: str, now: float) -> bool:
+    """Sample ``alias``'s servers for the minute of ``now``; whether this process did."""
+    from cache_dashboard.manager import sampler
+
+    wait_until(start_at)
+    return sampler.sample(alias, now)

@@ -16,6 +16,11 @@ STATS_FIELDS = (
     "version", "uptime", "curr_items", "bytes", "limit_maxbytes",
     "get_hits", "get_misses", "evictions", "curr_connections", "expired_unfetched",
 )
+#: The ``stats`` counters of commands served, added up as the report's ``commands``.
+COMMAND_STATS = (
+    "cmd_get", "cmd_set", "cmd_flush", "cmd_touch", "delete_hits", "delete_misses", "incr_hits",
+    "incr_misses", "decr_hits", "decr_misses", "cas_hits", "cas_misses", "cas_badval",
+)
 #: ``stats`` names -> the common names of ``Adapter.summarize_server``.
 _SUMMARY = {
     "bytes": "memory", "limit_maxbytes": "memory_limit", "curr_items": "items",
@@ -65,6 +70,8 @@ class PyMemcacheAdapter(Adapter):
                     value = stats.get(field)
                     row[field] = value.decode() if isinstance(value, bytes) else value
                 row["hit_ratio"] = hit_ratio(stats.get("get_hits"), stats.get("get_misses"))
+                row["commands"] = sum(value for name in COMMAND_STATS
+                                      if isinstance(value := stats.get(name), int) and not isinstance(value, bool))
                 row["ok"] = True
             except Exception as exc:
                 row["error"] = self.describe(exc)

@@ -39,9 +39,10 @@ WRITE_CLIENT_ATTR = "_cache_dashboard_write_client"
 INFO_FIELDS = (
     "redis_version", "uptime_in_seconds", "used_memory", "maxmemory", "evicted_keys", "expired_keys",
     "keyspace_hits", "keyspace_misses", "connected_clients", "instantaneous_ops_per_sec",
+    "total_commands_processed",
 )
 #: INFO names that differ from the report's (kept as they were: the report's shape is public).
-_REPORT_NAMES = {"redis_version": "version", "uptime_in_seconds": "uptime"}
+_REPORT_NAMES = {"redis_version": "version", "uptime_in_seconds": "uptime", "total_commands_processed": "commands"}
 #: Report names -> the common names of ``Adapter.summarize_server``.
 _SUMMARY = {
     "used_memory": "memory", "maxmemory": "memory_limit", "connected_clients": "connections",

@@ -26,7 +26,7 @@ from typing import Any
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.keys import glob_matcher, normalize_key, normalize_namespace
-from cache_dashboard.manager import epochs, health, lookup, purge, registry, stats
+from cache_dashboard.manager import epochs, health, lookup, purge, registry, sampler, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
 from cache_dashboard.manager.entry import FETCH_SECONDS, SOFT_EXPIRY, VALUE, load
@@ -441,6 +441,18 @@ class CacheManager:
         with loud(self.alias, "get_stats"):
             recorder.flush()
             return stats.read_stats(recorder, nns, window)
+
+    def get_server_history(self, *, window: int = 3600) -> dict[str, Any] | None:
+        """The servers' memory, operations per second, evictions and hit ratio over ``window``
+        seconds, as the background sampler recorded them once a minute (see ``sampler``); None
+        while the circuit is open or the cache fails."""
+        found: dict[str, Any] | None = quiet(self.alias, None, sampler.read_history, self.alias, window)
+        return found
+
+    def roll_up_stats(self) -> list[int]:
+        """Store the closed hours of statistics the history store does not hold yet (the
+        background flusher does it every few minutes); the hours this call stored."""
+        return stats.roll_up(self.alias)
 
     def read_quietly(self, op: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         """``op(*args)`` (a read of this alias's cache) through the circuit breaker: ``default``

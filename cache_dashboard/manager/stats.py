@@ -7,6 +7,13 @@ process sees the same numbers and they are exact after a flush. Buckets: one per
 ``STATS_RETENTION`` seconds) and one per hour for long windows. The namespaces and sources seen
 are recorded per hour: the dashboard knows a namespace while it was active within the retention.
 On LocMem the "server" is the process itself, so statistics are per process.
+
+History: the cache keeps ``STATS_RETENTION`` seconds, and a restart or an eviction loses them.
+Every few minutes the flusher of any process rolls the hours that closed into the
+``STATS_HISTORY`` store (the database by default; each hour written once, by whichever process
+claims it first), and the hourly windows read those hours from there: "Last 7 days" works, and
+a flushed cache still shows the hours rolled up. The flusher also runs the other background
+jobs (``add_job``: the server sampler), never on the hit path.
 """
 
 from __future__ import annotations
@@ -18,14 +25,15 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.conf import get_setting, get_settings
+from cache_dashboard.conf import dashboard_aliases, get_setting, get_settings
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import normalize_key, normalize_namespace
 from cache_dashboard.manager import statstore
@@ -42,10 +50,38 @@ NAMES_REFRESH = 1.0
 #: TTL names that belong to a namespace without being one: ``<ns>_invalid`` is the TTL of its
 #: negative-cache entries, ``<ns>_error`` that of upstream-failure marks.
 TTL_SUFFIXES = ("_invalid", "_error")
+#: Seconds between two rollups of the closed hours by one process's flusher.
+ROLLUP_INTERVAL = 300.0
+#: Seconds after its end an hour counts as closed: a flush that read the clock inside the hour
+#: may still be on its way.
+ROLLUP_GRACE = 60
 
 
 def _hour(now: float) -> int:
     return int(now // 3600 * 3600)
+
+
+class History(Protocol):
+    """Where closed hours go when they leave the cache (``STATS_HISTORY``; the default is
+    ``cache_dashboard.history.database``). Cells are a bucket's, as ``statstore`` names them."""
+
+    def rolled(self, alias: str, hours: list[int]) -> set[int]:
+        """Those of ``hours`` already stored."""
+
+    def save(self, alias: str, hour: int, cells: statstore.Cells, names: dict[str, str]) -> bool:
+        """Store one closed hour, unless it is stored already; whether this call stored it.
+        ``names``: {normalised namespace: as given}."""
+
+    def read(self, alias: str, first: int, last: int,
+             nns: str | None) -> tuple[dict[int, statstore.Cells], dict[str, str]]:
+        """The stored hours from ``first`` to ``last`` (every stored one present, even with no
+        cell of ``nns``) and {normalised namespace: as given} of the namespaces among them."""
+
+    def prune(self, alias: str, before: int) -> int:
+        """Forget the hours before ``before``; how many rows went."""
+
+    def close(self) -> None:
+        """Let go of what the rollup held (the flusher thread's connection)."""
 
 
 class StatsRecorder:
@@ -229,21 +265,31 @@ def empty_totals() -> dict[str, Any]:
     }
 
 
-def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[str, Any]:
+def read_stats(recorder: StatsRecorder, nns: str | None, window: int, now: float | None = None) -> dict[str, Any]:
     """Totals, per-namespace totals and a time series over ``window`` seconds, in one read (on
-    Redis one pipelined round trip of O(buckets + namespaces) cells for the dashboard's windows)."""
+    Redis one pipelined round trip of O(buckets + namespaces) cells for the dashboard's windows).
+
+    Hourly windows take the hours rolled up into the history store from there (one query of
+    O(hours × namespaces) rows), and the other hours from the cache."""
     adapter = get_adapter(recorder.alias)
     window = max(60, int(window))
     res = 60 if window <= 7200 else 3600
-    now = time.time()
+    now = time.time() if now is None else now
     last = int(now // res * res)
     count = math.ceil(window / res)
     starts = [last - (count - 1 - i) * res for i in range(count)]
     names = recorder.known("namespaces")
+    rolled, labels, history = _rolled_hours(recorder.alias, res, starts, nns)
+    names = {**labels, **names}
     originals = {NO_NAMESPACE: "", **names} if nns is None else {nns: names.get(nns, nns)}
     sources = recorder.known("sources")
 
-    found = statstore.store_for(adapter).window(adapter, res, starts, nns, SERIES_FIELDS)
+    kept_from = now - statstore.retention(res) - res  # older buckets have left the cache
+    live = [start for start in starts if start not in rolled and start > kept_from]
+    store = statstore.store_for(adapter)
+    found = store.window(adapter, res, live, nns, SERIES_FIELDS) if live else statstore.Window()
+    if rolled or len(live) != len(starts):
+        found = _combine(starts, live, found, rolled, nns)
     series: dict[str, list[int]] = {f: [row.get(f, 0) for row in found.series] for f in SERIES_FIELDS}
     raw: dict[str, dict[str, int]] = {ns: defaultdict(int) for ns in originals}
     max_us: dict[str, int] = defaultdict(int)
@@ -287,7 +333,136 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int) -> dict[st
         "namespaces": per_ns,
         "series": {"timestamps": starts, **series},
         "sources": {sources.get(norm, norm): n for norm, n in by_source.items() if n},
+        #: Where hours the cache no longer has come from: "database" (the history store was
+        #: read), "unavailable" (it failed, e.g. not migrated), "off" (``STATS_HISTORY`` None);
+        #: "" for minute windows, which the cache always has.
+        "history": history,
     }
+
+
+def _rolled_hours(alias: str, res: int, starts: list[int],
+                  nns: str | None) -> tuple[dict[int, statstore.Cells], dict[str, str], str]:
+    """The hours of ``starts`` the history store holds, the names it knows, and its state."""
+    if res != 3600:
+        return {}, {}, ""
+    history = get_history()
+    if history is None:
+        return {}, {}, "off"
+    try:
+        rolled, labels = history.read(alias, starts[0], starts[-1], nns)
+    except Exception as exc:  # not migrated, database down: the cache's hours only
+        _history_unavailable(exc)
+        return {}, {}, "unavailable"
+    return rolled, labels, "database"
+
+
+def _combine(starts: list[int], live: list[int], found: statstore.Window, rolled: dict[int, statstore.Cells],
+             nns: str | None) -> statstore.Window:
+    """The window of ``starts``: the ``live`` buckets as the cache had them (``found``), the
+    rolled-up hours as the history store has them, nothing for the rest."""
+    hours = [start for start in starts if start in rolled]
+    old = statstore.fold([rolled[start] for start in hours], nns, SERIES_FIELDS)
+    rows = dict(zip(live, found.series, strict=True))
+    rows.update(zip(hours, old.series, strict=True))
+    totals = dict(found.totals)
+    for cell, n in old.totals.items():
+        if cell.startswith("m|"):
+            totals[cell] = max(totals.get(cell, 0), n)
+        else:
+            totals[cell] = totals.get(cell, 0) + n
+    return statstore.Window(totals=totals, series=[rows.get(start, {}) for start in starts])
+
+
+# -- history: closed hours rolled up from the cache into the history store ------------------------
+_next_rollup = 0.0
+_warned: set[str] = set()
+
+
+def get_history() -> History | None:
+    """The history store named by ``STATS_HISTORY`` (None: off, or it cannot be imported)."""
+    path = get_setting("STATS_HISTORY")
+    if not path:
+        return None
+    try:
+        found: History = import_string(path) if isinstance(path, str) else path
+    except Exception as exc:
+        _history_unavailable(exc)
+        return None
+    return found
+
+
+def _history_unavailable(exc: BaseException) -> None:
+    """Say once per process why the history store cannot be used (each poll would say it again)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if text not in _warned and len(_warned) < 100:
+        _warned.add(text)
+        logger.warning("cache_dashboard: statistics history unavailable (%s); charts show what the cache "
+                       "keeps. Has `manage.py migrate` run?", text)
+
+
+def closed_hours(now: float) -> list[int]:
+    """The hours, oldest first, that ended (``ROLLUP_GRACE`` ago) and whose bucket the cache still keeps."""
+    newest = _hour(now - 3600 - ROLLUP_GRACE)
+    oldest = now - statstore.retention(3600)
+    return [hour for hour in range(int(oldest // 3600 * 3600) + 3600, newest + 1, 3600)]
+
+
+def roll_up(alias: str, now: float | None = None) -> list[int]:
+    """Store the closed hours of ``alias`` the history store does not hold yet; the hours this
+    call stored (another process may store some first: each is stored once). An hour the cache
+    has nothing for is left alone: a server answering every read with nothing (pymemcache just
+    after its server died) must not store empty hours in place of real ones. Raises only what
+    the history store raises (its database); a cache that fails is told to the breaker."""
+    history = get_history()
+    if history is None:
+        return []
+    adapter = get_adapter(alias)
+    if not adapter.capabilities.stores_values:
+        return []
+    now = time.time() if now is None else now
+    candidates = closed_hours(now)
+    done = history.rolled(alias, candidates)
+    pending = [hour for hour in candidates if hour not in done]
+    if not pending:
+        return []
+    breaker = get_breaker(alias)
+    if not breaker.allow():
+        return []
+    try:
+        found = statstore.store_for(adapter).read(adapter, 3600, pending)
+    except Exception as exc:
+        breaker.failure(exc)
+        return []
+    breaker.success()
+    names = get_recorder(alias).known("namespaces")
+    stored = []
+    for hour, cells in zip(pending, found, strict=True):
+        cells = {cell: n for cell, n in cells.items() if cell[0] in "cms" and n}
+        if cells and history.save(alias, hour, cells, names):
+            stored.append(hour)
+    keep = get_setting("STATS_HISTORY_RETENTION")
+    if stored and keep:
+        history.prune(alias, int(now - float(keep)))
+    return stored
+
+
+def _roll_up_due(now: float) -> None:
+    """The flusher's job: every ``ROLLUP_INTERVAL`` seconds, roll up every dashboard alias."""
+    global _next_rollup
+    if time.monotonic() < _next_rollup:  # not the wall clock: a clock set back must not stop it
+        return
+    _next_rollup = time.monotonic() + ROLLUP_INTERVAL
+    history = get_history()
+    if history is None:
+        return
+    try:
+        for alias in dashboard_aliases():
+            try:
+                roll_up(alias, now)
+            except Exception as exc:  # the database (said once): try again at the next interval
+                _history_unavailable(exc)
+    finally:
+        history.close()
 
 
 # -- the per-process flusher ---------------------------------------------------------------------
@@ -297,6 +472,25 @@ _flusher_pid: int | None = None
 #: This process's id, kept current by ``_after_fork`` (os.getpid() is a syscall on the hit path).
 _pid = os.getpid()
 _wakeup = threading.Event()
+#: What the flusher does after each flush, by name: ``job(now)`` decides itself whether it is due
+#: (and returns at once when not). Run one at a time, under ``_jobs_lock``.
+_jobs: dict[str, Callable[[float], None]] = {"history": _roll_up_due}
+_jobs_lock = threading.Lock()
+
+
+def add_job(name: str, job: Callable[[float], None]) -> None:
+    """Have the flusher call ``job(now)`` after each flush (a background job; replaces one of the same name)."""
+    _jobs[name] = job
+
+
+def run_jobs(now: float | None = None) -> None:
+    """Run every background job once (the flusher does after each flush); never raises."""
+    with _jobs_lock:
+        for name, job in list(_jobs.items()):
+            try:
+                job(time.time() if now is None else now)
+            except Exception:  # never let the thread die
+                logger.exception("cache_dashboard background job %r failed", name)
 
 
 def get_recorder(alias: str) -> StatsRecorder:
@@ -315,6 +509,9 @@ def flush_buffers() -> None:
 
 def forget() -> None:
     """Drop this process's buffered counts, recorders and kept statistics (tests: a clean slate)."""
+    global _next_rollup
+    _next_rollup = 0.0
+    _warned.clear()
     statstore.forget()
     with _recorders_lock:
         for recorder in _recorders.values():
@@ -327,11 +524,19 @@ def forget() -> None:
 
 @contextmanager
 def flusher_paused() -> Iterator[None]:
-    """No flush reaches a server meanwhile: each recorder's flush waits on its lock (not reentrant:
-    do not flush inside)."""
+    """No flush and no background job reaches a server meanwhile: each recorder's flush waits on
+    its lock, the jobs on theirs (not reentrant: do not flush inside)."""
     with ExitStack() as stack:
         for recorder in list(_recorders.values()):
             stack.enter_context(recorder._flush_lock)
+        stack.enter_context(_jobs_lock)
+        yield
+
+
+@contextmanager
+def jobs_paused() -> Iterator[None]:
+    """No background job (history rollup, server samples) runs meanwhile; flushes do."""
+    with _jobs_lock:
         yield
 
 
@@ -359,14 +564,16 @@ def _flush_loop() -> None:
             flush_buffers()
         except Exception:  # never let the thread die
             logger.exception("cache_dashboard stats flush failed")
+        run_jobs()
 
 
 def _after_fork() -> None:
     # The flusher thread does not survive fork(); the child restarts it on its first record and
     # must not flush the parent's buffered counts a second time.
-    global _flusher_pid, _pid
+    global _flusher_pid, _pid, _jobs_lock
     _flusher_pid = None
     _pid = os.getpid()
+    _jobs_lock = threading.Lock()
     for recorder in _recorders.values():
         recorder._lock = threading.Lock()
         recorder._flush_lock = threading.Lock()

@@ -16,6 +16,11 @@ Three stores, chosen by what the backend can do:
   and LocMemCache's 300 entries are left to the application.
 * :class:`CounterStore` (memcached and the rest): a key per cell that moved, and per bucket an
   append-only index of its cells, so a read asks only for cells that exist.
+
+*Server samples* (``v|<address>|<field>``: what the background sampler reads of each server once
+a minute) live in buckets of their own (``keys.server_samples``), one per minute and per hour,
+each cell holding the largest value written to it: a server's running counters (evictions,
+hits, commands) only grow, so that is the latest sample; memory is the peak.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any
 from cache_dashboard.adapters import Adapter
 from cache_dashboard.adapters.redis import RedisAdapter
 from cache_dashboard.conf import get_setting
-from cache_dashboard.keys import stats_bucket, stats_names, stats_window
+from cache_dashboard.keys import server_samples, stats_bucket, stats_names, stats_window
 
 #: A bucket's cells as written: {cell: delta}, and its maxima {cell: value}.
 Cells = dict[str, int]
@@ -162,6 +167,14 @@ class StatsStore:
         """Names seen in any of ``hours``."""
         raise NotImplementedError
 
+    def write_samples(self, adapter: Adapter, buckets: list[tuple[int, int, Cells]]) -> None:
+        """Each ``(res, t, cells)``: every cell of the server-sample bucket raised to its value."""
+        raise NotImplementedError
+
+    def read_samples(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
+        """The server-sample buckets of resolution ``res`` starting at ``starts`` (missing: empty)."""
+        raise NotImplementedError
+
 
 def fold(buckets: list[Cells], nns: str | None, series: tuple[str, ...]) -> Window:
     """Add up buckets as read: the default :meth:`StatsStore.window`."""
@@ -277,6 +290,24 @@ class HashStore(StatsStore):
         found = adapter.client().sunion([adapter.raw_key(stats_names(h)) for h in hours])
         return {_text(name) for name in found}
 
+    def write_samples(self, adapter: Adapter, buckets: list[tuple[int, int, Cells]]) -> None:
+        # The write script without a window and without deltas: only its "raise to" part runs.
+        assert isinstance(adapter, RedisAdapter)
+        client = adapter.client()
+        pipe = client.pipeline(transaction=False)
+        for res, start, cells in buckets:
+            args = [x for pair in cells.items() for x in pair]
+            pipe.evalsha(_SHAS[_WRITE], 1, adapter.raw_key(server_samples(res, start)), retention(res), start, res, 0,
+                         *args)
+        _execute(client, pipe)
+
+    def read_samples(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
+        assert isinstance(adapter, RedisAdapter)
+        pipe = adapter.client().pipeline(transaction=False)
+        for start in starts:
+            pipe.hgetall(adapter.raw_key(server_samples(res, start)))
+        return [{_text(k): int(v) for k, v in found.items()} for found in pipe.execute()]
+
 
 #: The counters kept per namespace and bucket (``stats.FIELDS``). ``fetch_us``: total fetch time, µs.
 FIELDS = ("hits", "misses", "sets", "invalidations", "errors", "fetches", "fetch_us", "stale")
@@ -354,20 +385,36 @@ class CounterStore(StatsStore):
 
     def write(self, adapter: Adapter, buckets: list[tuple[int, int, Cells, Cells]], hour: int,
               names: set[str]) -> None:
-        cache = adapter.cache
         with self._lock:
             self._forget_old()
         for res, start, deltas, maxima in buckets:
             bucket, ttl = stats_bucket(res, start), retention(res)
             self._index(adapter, bucket, {**deltas, **maxima}, ttl)
             adapter.incr_many({f"{bucket}:{cell}": n for cell, n in deltas.items()}, ttl)
-            if maxima:  # best effort: read-compare-write, the last writer wins within a flush
-                current = adapter.read_ints([f"{bucket}:{cell}" for cell in maxima])
-                for cell, value in maxima.items():
-                    if value > current.get(f"{bucket}:{cell}", -1):
-                        cache.set(f"{bucket}:{cell}", value, ttl)
+            self._raise(adapter, bucket, maxima, ttl)
         if names:
             self._index(adapter, stats_names(hour), names, retention(3600) + NAMES_EXTRA)
+
+    @staticmethod
+    def _raise(adapter: Adapter, bucket: str, maxima: Cells, ttl: int) -> None:
+        # Best effort: read-compare-write, the last writer wins within a flush.
+        if not maxima:
+            return
+        current = adapter.read_ints([f"{bucket}:{cell}" for cell in maxima])
+        for cell, value in maxima.items():
+            if value > current.get(f"{bucket}:{cell}", -1):
+                adapter.cache.set(f"{bucket}:{cell}", value, ttl)
+
+    def write_samples(self, adapter: Adapter, buckets: list[tuple[int, int, Cells]]) -> None:
+        with self._lock:
+            self._forget_old()
+        for res, start, cells in buckets:
+            bucket, ttl = server_samples(res, start), retention(res)
+            self._index(adapter, bucket, cells, ttl)
+            self._raise(adapter, bucket, cells, ttl)
+
+    def read_samples(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
+        return self._read(adapter, [server_samples(res, start) for start in starts])
 
     def _forget_old(self) -> None:
         # The memo of indexed cells only matters for the current buckets: keep it small.
@@ -375,7 +422,9 @@ class CounterStore(StatsStore):
             self._indexed.clear()
 
     def read(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
-        buckets = [stats_bucket(res, start) for start in starts]
+        return self._read(adapter, [stats_bucket(res, start) for start in starts])
+
+    def _read(self, adapter: Adapter, buckets: list[str]) -> list[Cells]:
         listed = self._listed(adapter, buckets)
         values = adapter.read_ints([f"{bucket}:{cell}" for bucket, cells in zip(buckets, listed, strict=True)
                                     for cell in cells])
@@ -391,6 +440,7 @@ class MemoryStore(StatsStore):
 
     def __init__(self) -> None:
         self._buckets: dict[str, dict[tuple[int, int], Counter[str]]] = defaultdict(dict)
+        self._samples: dict[str, dict[tuple[int, int], Counter[str]]] = defaultdict(dict)
         self._names: dict[str, dict[int, set[str]]] = defaultdict(dict)
         self._lock = threading.Lock()
 
@@ -427,9 +477,26 @@ class MemoryStore(StatsStore):
         with self._lock:
             return {name for h in hours for name in mine.get(h, ())}
 
+    def write_samples(self, adapter: Adapter, buckets: list[tuple[int, int, Cells]]) -> None:
+        place, now = self._place(adapter), time.time()
+        with self._lock:
+            mine = self._samples[place]
+            for res, start, cells in buckets:
+                held = mine.setdefault((res, start), Counter())
+                for cell, value in cells.items():
+                    held[cell] = max(held.get(cell, value), value)
+            for key in [k for k in mine if k[1] + retention(k[0]) + k[0] < now]:
+                del mine[key]
+
+    def read_samples(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
+        mine = self._samples.get(self._place(adapter), {})
+        with self._lock:
+            return [dict(mine.get((res, start), {})) for start in starts]
+
     def forget(self) -> None:
         with self._lock:
             self._buckets.clear()
+            self._samples.clear()
             self._names.clear()
 
 

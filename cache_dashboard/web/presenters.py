@@ -35,6 +35,7 @@ READ_CHUNK = 500
 FRAGMENTS = {
     "cards": "cache_dashboard/fragments/cards.html",
     "chart_note": "cache_dashboard/fragments/chart_note.html",
+    "server_note": "cache_dashboard/fragments/server_note.html",
     "checks": "cache_dashboard/fragments/checks.html",
     "warnings": "cache_dashboard/fragments/warnings.html",
     "servers": "cache_dashboard/fragments/servers.html",
@@ -242,6 +243,8 @@ def js_strings() -> dict[str, str]:
         "hit_ratio_axis": _("Hit ratio (%)"),
         "per_minute": _("Requests per minute"),
         "per_hour": _("Requests per hour"),
+        "memory": _("Memory"),
+        "ops": _("Operations per second"),
         "time_in": _("Time (%(zone)s)"),
         "stale": _("Stale since %(time)s: the last update failed."),
         "updated": _("Updated %(time)s"),
@@ -277,11 +280,15 @@ def chart_note(data: dict[str, Any]) -> dict[str, Any]:
     and the time zone every time on the page is shown in."""
     stats = data.get("stats") or {}
     resolution = stats.get("resolution") or 60
+    history = stats.get("history") or ""
+    beyond_cache = int(data.get("window") or 0) > int(get_setting("STATS_RETENTION"))
     return {
         "available": bool(stats.get("available")),
         "error": stats.get("error") or "",
         "per_minute": resolution <= 60,
         "time_zone": timezone.get_current_timezone_name(),
+        # Where the hours the cache no longer keeps come from, when the span reaches them.
+        "history": history if history == "unavailable" or beyond_cache else "",
     }
 
 

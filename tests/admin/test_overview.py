@@ -28,8 +28,8 @@ def test_poll_carries_the_page_s_own_rows(client_for: Any, cm: CacheManager) -> 
     client = client_for("namespace")
     page = client.get(reverse("admin:cache_dashboard_overview")).content.decode()
     data = client.get(reverse("admin:cache_dashboard_overview_json")).json()
-    assert set(data["html"]) == {"cards", "chart_note", "checks", "warnings", "servers", "namespaces", "rules",
-                                 "sources"}
+    assert set(data["html"]) == {"cards", "chart_note", "server_note", "checks", "warnings", "servers", "namespaces",
+                                 "rules", "sources"}
     # The same template renders both: the rules and warnings fragments match the page exactly.
     assert data["html"]["rules"].strip() == _tbody(page, "rules").strip()
     assert data["html"]["warnings"].strip() == _tbody(page, "warnings").strip()

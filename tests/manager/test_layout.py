@@ -22,6 +22,8 @@ from cache_dashboard.keys import (
     normalize_namespace,
     probe_key,
     rule_key,
+    sample_lock,
+    server_samples,
     stats_bucket,
     stats_names,
     stats_window,
@@ -57,11 +59,12 @@ def test_keys_read_together_share_a_cluster_slot(key: str, namespace: str | None
 
 
 def test_meta_and_stats_keys_each_share_one_slot() -> None:
-    meta = [epoch_key(), rule_key("shop.Producto"), rule_key("{x}"), probe_key("abc")]
+    meta = [epoch_key(), rule_key("shop.Producto"), rule_key("{x}"), probe_key("abc"), sample_lock(1796160000)]
     assert len({_slot(_raw(k)) for k in meta}) == 1
     window = [stats_bucket(res, t) for res in (60, 3600) for t in (0, 60, 3600, 1796160000)]
     window += [stats_names(h) for h in (0, 3600, 1796158800)] + [stats_window(60, 60), stats_window(3600, 24)]
     window += [f"{stats_bucket(60, 0)}:c|ruc|hits", f"{stats_bucket(60, 0)}:n", f"{stats_names(0)}:1"]
+    window += [server_samples(res, t) for res in (60, 3600) for t in (0, 1796160000)]
     assert len({_slot(_raw(k)) for k in window}) == 1
 
 

@@ -51,8 +51,35 @@
       TIME_ZONE = name;
     } catch (e) { TIME_ZONE = undefined; }  // a zone the browser does not know: its own
   }
-  function timeLabel(epochSeconds) {
-    return new Date(epochSeconds * 1000).toLocaleTimeString(LANG, timeOptions({ hour: "2-digit", minute: "2-digit" }));
+  function timeLabel(epochSeconds, withDay) {
+    var date = new Date(epochSeconds * 1000);
+    var time = date.toLocaleTimeString(LANG, timeOptions({ hour: "2-digit", minute: "2-digit" }));
+    if (!withDay) { return time; }
+    return date.toLocaleDateString(LANG, timeOptions({ weekday: "short", day: "numeric" })) + " " + time;
+  }
+  // A chart longer than a day names the day of each point, not only its time.
+  function labelsOf(timestamps, resolution) {
+    var withDay = timestamps.length * (resolution || 60) > 86400;
+    return timestamps.map(function (t) { return timeLabel(t, withDay); });
+  }
+
+  // Sizes in the units the server's tables use (Django's filesizeformat: 1 KB = 1024 bytes).
+  var SIZE_UNITS = ["B", "KB", "MB", "GB", "TB"];
+  function sizeUnit(maximum) {
+    var i = 0;
+    while (maximum >= 1024 * Math.pow(1024, i) && i < SIZE_UNITS.length - 1) { i += 1; }
+    return i;
+  }
+  function bytes(v) {
+    if (v == null) { return DASH; }
+    var i = sizeUnit(Math.abs(Number(v)));
+    return number(Number(v) / Math.pow(1024, i), i ? 1 : 0) + " " + SIZE_UNITS[i];
+  }
+
+  // A point with no neighbour would draw nothing (lines only): give it a dot.
+  function loneDot(ctx) {
+    var data = ctx.dataset.data, i = ctx.dataIndex;
+    return data[i] != null && data[i - 1] == null && data[i + 1] == null ? 3 : 0;
   }
   function clock(date) { return date.toLocaleTimeString(LANG, timeOptions()); }
 
@@ -81,7 +108,7 @@
     if (!window.Chart || !canvas) { return null; }
     var colors = axisColors(root);
     var line = function (label, axis) {
-      return { label: label, data: [], borderWidth: 2, pointRadius: 0, tension: 0.2, yAxisID: axis,
+      return { label: label, data: [], borderWidth: 2, pointRadius: loneDot, tension: 0.2, yAxisID: axis,
                segment: { borderDash: partialDash }, spanGaps: true };
     };
     var chart = new window.Chart(canvas, {
@@ -120,7 +147,7 @@
     chart.cdSetData = function (stats) {
       var series = (stats && stats.series) || {};
       var hits = series.hits || [], misses = series.misses || [];
-      chart.data.labels = (series.timestamps || []).map(timeLabel);
+      chart.data.labels = labelsOf(series.timestamps || [], stats && stats.resolution);
       chart.data.datasets[0].data = hits;
       chart.data.datasets[1].data = misses;
       // The hit ratio of each bucket, in %; no point where there was no traffic.
@@ -136,6 +163,72 @@
     onThemeChange(paint);
     paint();
     chart.cdSetData(data.stats);
+    return chart;
+  }
+
+  // The servers' chart: memory (left axis) and operations per second (right), from the samples
+  // the background sampler takes once a minute; data.server_history on the page and every poll.
+  function serverChart(canvas, root, history, strings) {
+    if (!window.Chart || !canvas) { return null; }
+    var colors = axisColors(root);
+    var line = function (label, axis) {
+      return { label: label, data: [], borderWidth: 2, pointRadius: loneDot, tension: 0.2, yAxisID: axis,
+               segment: { borderDash: partialDash }, spanGaps: true };
+    };
+    // Memory is drawn in one unit for the whole chart (the largest value's), so the axis has round steps.
+    var unit = 0;
+    var chart = new window.Chart(canvas, {
+      type: "line",
+      data: { labels: [], datasets: [line(strings.memory, "memory"), line(strings.ops, "ops")] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true }, grid: { color: colors.grid },
+               title: { display: true, text: "", color: colors.text } },
+          memory: { position: "left", beginAtZero: true, grid: { color: colors.grid },
+                    ticks: { color: colors.text, callback: function (v) { return number(v, v % 1 ? 1 : 0) + " " + SIZE_UNITS[unit]; } },
+                    title: { display: true, text: strings.memory, color: colors.text } },
+          ops: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+                 ticks: { color: colors.text },
+                 title: { display: true, text: strings.ops, color: colors.text } }
+        },
+        plugins: {
+          legend: { labels: { color: colors.text } },
+          tooltip: { callbacks: { label: function (item) {
+            var value = item.dataset.yAxisID === "memory" ? bytes(item.raw * Math.pow(1024, unit)) : number(item.raw, 1);
+            return item.dataset.label + ": " + value;
+          } } }
+        }
+      }
+    });
+    function paint() {
+      var c = axisColors(root);
+      var palette = [cssVar(root, "--cd-c5", "#8e6cc0"), cssVar(root, "--cd-c6", "#3f9b6b")];
+      chart.data.datasets.forEach(function (ds, i) { ds.borderColor = palette[i]; ds.backgroundColor = palette[i]; });
+      ["x", "memory", "ops"].forEach(function (axis) {
+        chart.options.scales[axis].ticks.color = c.text;
+        chart.options.scales[axis].title.color = c.text;
+        if (axis !== "ops") { chart.options.scales[axis].grid.color = c.grid; }
+      });
+      chart.options.plugins.legend.labels.color = c.text;
+      chart.update("none");
+    }
+    chart.cdSetData = function (found) {
+      found = found || {};
+      chart.data.labels = labelsOf(found.timestamps || [], found.resolution);
+      var memory = found.memory || [];
+      unit = sizeUnit(Math.max.apply(null, [0].concat(memory.filter(function (v) { return v != null; }))));
+      chart.data.datasets[0].data = memory.map(function (v) { return v == null ? null : v / Math.pow(1024, unit); });
+      chart.data.datasets[1].data = found.ops || [];
+      chart.options.scales.x.title.text = TIME_ZONE ? strings.time_in.replace("%(zone)s", TIME_ZONE) : "";
+      chart.update("none");
+    };
+    onThemeChange(paint);
+    paint();
+    chart.cdSetData(history);
     return chart;
   }
 
@@ -205,6 +298,7 @@
     this.stale = false;
     var data = readJSON("cd-data") || {};
     this.chart = lineChart(document.getElementById("cd-hits-chart"), root, data, this.strings);
+    this.serverChart = serverChart(document.getElementById("cd-server-chart"), root, data.server_history, this.strings);
     this.bindWindows();
   }
 
@@ -310,6 +404,10 @@
     var box = this.el.querySelector("[data-cd-chart]");
     if (box) { box.hidden = !available; }  // the caption says why there is no chart
     if (this.chart && data.stats) { this.chart.cdSetData(data.stats); }
+    var servers = data.server_history;
+    var serverBox = this.el.querySelector("[data-cd-server-chart]");
+    if (serverBox && servers) { serverBox.hidden = !servers.available; }
+    if (this.serverChart && servers) { this.serverChart.cdSetData(servers); }
   };
 
   // Tables arrive rendered by the server with the same templates as the page (one renderer), so
