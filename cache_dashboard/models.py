@@ -134,7 +134,7 @@ class CacheAuditEntry(models.Model):
         default_permissions = ()
         ordering = ["-created_at", "-pk"]
         verbose_name = _("audit log entry")
-        verbose_name_plural = _("audit log")
+        verbose_name_plural = _("audit log entries")
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.scope} ({self.alias})"

@@ -510,7 +510,9 @@ def flush_buffers() -> None:
 def forget() -> None:
     """Drop this process's buffered counts, recorders and kept statistics (tests: a clean slate)."""
     global _next_rollup
-    _next_rollup = 0.0
+    # The next rollup after the interval, as in a new process: not in the background of whatever
+    # runs next (a test holding a database transaction).
+    _next_rollup = time.monotonic() + ROLLUP_INTERVAL
     _warned.clear()
     statstore.forget()
     with _recorders_lock:
