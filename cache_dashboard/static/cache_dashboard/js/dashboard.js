@@ -99,6 +99,22 @@
     return { text: cssVar(root, "--cd-text", "#666"), grid: cssVar(root, "--cd-grid", "#e8e8e8") };
   }
 
+  // Colours a line chart from the CSS variables (re-run when the theme changes): dataset i in
+  // palette[i], every axis's ticks and title in the text colour, the grid of all but ``right``
+  // (the right-hand axis, which draws none on the chart area).
+  function paintLines(chart, root, palette, right) {
+    var c = axisColors(root);
+    chart.data.datasets.forEach(function (ds, i) { ds.borderColor = palette[i]; ds.backgroundColor = palette[i]; });
+    Object.keys(chart.options.scales).forEach(function (axis) {
+      var scale = chart.options.scales[axis];
+      scale.ticks.color = c.text;
+      scale.title.color = c.text;
+      if (axis !== right) { scale.grid.color = c.grid; }
+    });
+    chart.options.plugins.legend.labels.color = c.text;
+    chart.update("none");
+  }
+
   // The last point of a series is the bucket still being counted: its segment is dashed.
   function partialDash(ctx) {
     return ctx.p1DataIndex === ctx.chart.data.labels.length - 1 ? [4, 4] : undefined;
@@ -132,17 +148,8 @@
       }
     });
     function paint() {
-      var c = axisColors(root);
-      var palette = [cssVar(root, "--cd-hits", "#417690"), cssVar(root, "--cd-misses", "#ba2121"),
-                     cssVar(root, "--cd-ratio", "#5b8a3a")];
-      chart.data.datasets.forEach(function (ds, i) { ds.borderColor = palette[i]; ds.backgroundColor = palette[i]; });
-      ["x", "y", "ratio"].forEach(function (axis) {
-        chart.options.scales[axis].ticks.color = c.text;
-        chart.options.scales[axis].title.color = c.text;
-        if (axis !== "ratio") { chart.options.scales[axis].grid.color = c.grid; }
-      });
-      chart.options.plugins.legend.labels.color = c.text;
-      chart.update("none");
+      paintLines(chart, root, [cssVar(root, "--cd-hits", "#417690"), cssVar(root, "--cd-misses", "#ba2121"),
+                               cssVar(root, "--cd-ratio", "#5b8a3a")], "ratio");
     }
     chart.cdSetData = function (stats) {
       var series = (stats && stats.series) || {};
@@ -205,16 +212,7 @@
       }
     });
     function paint() {
-      var c = axisColors(root);
-      var palette = [cssVar(root, "--cd-c5", "#8e6cc0"), cssVar(root, "--cd-c6", "#3f9b6b")];
-      chart.data.datasets.forEach(function (ds, i) { ds.borderColor = palette[i]; ds.backgroundColor = palette[i]; });
-      ["x", "memory", "ops"].forEach(function (axis) {
-        chart.options.scales[axis].ticks.color = c.text;
-        chart.options.scales[axis].title.color = c.text;
-        if (axis !== "ops") { chart.options.scales[axis].grid.color = c.grid; }
-      });
-      chart.options.plugins.legend.labels.color = c.text;
-      chart.update("none");
+      paintLines(chart, root, [cssVar(root, "--cd-c5", "#8e6cc0"), cssVar(root, "--cd-c6", "#3f9b6b")], "ops");
     }
     chart.cdSetData = function (found) {
       found = found || {};
