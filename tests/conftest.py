@@ -86,6 +86,9 @@ class Servers:
             out["memcached_pool"] = {
                 "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
                 "LOCATION": [self.memcached.address, self.memcached2.address],
+                # It shares its first server with "memcached": its own prefix, as two aliases on
+                # one server need, or each would read the other's stats and server samples.
+                "KEY_PREFIX": "pool",
                 "OPTIONS": dict(MEMCACHED_TIMEOUTS),
             }
         return out
