@@ -45,8 +45,13 @@ TEMPLATES = [
     }
 ]
 # CD_TEST_DATABASE: the SQLite file the worker processes of a multi-process test share (tests/procs.py).
+# The test database is a file in WAL mode, as a site on SQLite runs it: a reader never waits for a
+# writer and a writer waits its turn (Django's default in-memory test database answers "database
+# table is locked" at once to a request that reads while another thread commits).
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                         "NAME": os.environ.get("CD_TEST_DATABASE") or BASE_DIR / "test.sqlite3"}}
+                         "NAME": os.environ.get("CD_TEST_DATABASE") or BASE_DIR / "test.sqlite3",
+                         "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF"},
+                         "TEST": {"NAME": BASE_DIR / "artifacts" / "test-db.sqlite3"}}}
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "artifacts" / "static"
 LANGUAGES = [("en", "English"), ("es", "Español")]
