@@ -26,6 +26,9 @@ WINDOWS = (3600, 86400, 7 * 86400)
 NAMESPACE_PAGE_SIZE = 25
 #: The totals every stats section carries, even when the stats could not be read.
 TOTALS = ("hits", "misses", "sets", "invalidations", "errors")
+#: Sources drawn as their own series in the invalidations chart (the busiest); the others are
+#: added up into one.
+SOURCE_LINES = 6
 
 
 def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = True, ns_query: str = "",
@@ -85,6 +88,7 @@ def build_overview(alias: str, *, window: int = 3600, invalid_counts: bool = Tru
         data["rules"] = []
         data["errors"].append(describe_error(exc))
     data["invalidation_sources"] = _sources(data["stats"], data["rules"])
+    data["stats"]["source_chart"] = _source_chart(stats, data["invalidation_sources"])
     data["duration_ms"] = round((time.monotonic() - started) * 1000, 2)
     return data
 
@@ -189,6 +193,28 @@ def _sources(section: dict[str, Any], rules: list[dict[str, Any]]) -> list[dict[
     if rest > 0:
         rows.append({"source": "", "count": rest, "kind": "code"})
     return rows
+
+
+def _source_chart(stats: dict[str, Any] | None, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Invalidations per bucket by source, for the chart: the busiest :data:`SOURCE_LINES`
+    sources one series each, the other sources added up ("other"), and the invalidations made
+    without a source ("code", ``source`` ""). ``shown``: whether anything was invalidated."""
+    if not stats:
+        return {"shown": False, "lines": []}
+    per_bucket: dict[str, list[int]] = stats.get("source_series") or {}
+    width = len(stats["series"]["timestamps"])
+    named = [row["source"] for row in rows if row["source"] in per_bucket]  # busiest first
+    lines = [{"source": name, "kind": _kind(name), "data": per_bucket[name]} for name in named[:SOURCE_LINES]]
+    rest = [sum(per_bucket[name][i] for name in named[SOURCE_LINES:]) for i in range(width)]
+    code = list(stats.get("source_rest") or [0] * width)
+    if any(row["source"] and row["source"] not in per_bucket for row in rows):
+        # Sources past SOURCE_SERIES_MAX have no series: the remainder is theirs and code's.
+        rest, code = [a + b for a, b in zip(rest, code, strict=True)], [0] * width
+    if any(rest):
+        lines.append({"source": "", "kind": "other", "data": rest})
+    if any(code):
+        lines.append({"source": "", "kind": "code", "data": code})
+    return {"shown": bool(lines), "lines": lines}
 
 
 def _kind(source: str) -> str:

@@ -45,6 +45,9 @@ logger = logging.getLogger("cache_dashboard")
 FIELDS = statstore.FIELDS
 SERIES_FIELDS = ("hits", "misses", "sets", "invalidations", "errors")
 NO_NAMESPACE = ""
+#: Sources whose invalidations are read bucket by bucket (the busiest come first in the chart);
+#: a site with more has the rest counted in the remainder ("source_rest").
+SOURCE_SERIES_MAX = 64
 #: Seconds a process trusts its copy of the names seen by every process.
 NAMES_REFRESH = 1.0
 #: TTL names that belong to a namespace without being one: ``<ns>_invalid`` is the TTL of its
@@ -287,9 +290,10 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int, now: float
     kept_from = now - statstore.retention(res) - res  # older buckets have left the cache
     live = [start for start in starts if start not in rolled and start > kept_from]
     store = statstore.store_for(adapter)
-    found = store.window(adapter, res, live, nns, SERIES_FIELDS) if live else statstore.Window()
+    per_bucket = tuple(sorted(sources)[:SOURCE_SERIES_MAX]) if nns is None else ()
+    found = store.window(adapter, res, live, nns, SERIES_FIELDS, per_bucket) if live else statstore.Window()
     if rolled or len(live) != len(starts):
-        found = _combine(starts, live, found, rolled, nns)
+        found = _combine(starts, live, found, rolled, nns, per_bucket)
     series: dict[str, list[int]] = {f: [row.get(f, 0) for row in found.series] for f in SERIES_FIELDS}
     raw: dict[str, dict[str, int]] = {ns: defaultdict(int) for ns in originals}
     max_us: dict[str, int] = defaultdict(int)
@@ -333,6 +337,9 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int, now: float
         "namespaces": per_ns,
         "series": {"timestamps": starts, **series},
         "sources": {sources.get(norm, norm): n for norm, n in by_source.items() if n},
+        #: Per bucket, each source's invalidations (sources with any in the span) and, in
+        #: "source_rest", the invalidations made without a source or by sources not read per bucket.
+        **_source_series(found.series, by_source, sources, series["invalidations"]),
         #: Where hours the cache no longer has come from: "database" (the history store was
         #: read), "unavailable" (it failed, e.g. not migrated), "off" (``STATS_HISTORY`` None);
         #: "" for minute windows, which the cache always has.
@@ -356,12 +363,24 @@ def _rolled_hours(alias: str, res: int, starts: list[int],
     return rolled, labels, "database"
 
 
+def _source_series(rows: list[statstore.Cells], by_source: dict[str, int], names: dict[str, str],
+                   invalidations: list[int]) -> dict[str, Any]:
+    series = {norm: [row.get(f"s|{norm}", 0) for row in rows] for norm, n in by_source.items() if n}
+    series = {norm: counts for norm, counts in series.items() if any(counts)}
+    rest = [max(0, total - sum(counts[i] for counts in series.values())) for i, total in enumerate(invalidations)]
+    return {"source_series": {names.get(norm, norm): counts for norm, counts in series.items()},
+            "source_rest": rest}
+
+
 def _combine(starts: list[int], live: list[int], found: statstore.Window, rolled: dict[int, statstore.Cells],
-             nns: str | None) -> statstore.Window:
+             nns: str | None, sources: tuple[str, ...] = ()) -> statstore.Window:
     """The window of ``starts``: the ``live`` buckets as the cache had them (``found``), the
     rolled-up hours as the history store has them, nothing for the rest."""
     hours = [start for start in starts if start in rolled]
-    old = statstore.fold([rolled[start] for start in hours], nns, SERIES_FIELDS)
+    if nns is None:  # the history store's hours per source, the sources of older hours too
+        sources = (*sources, *sorted({cell[2:] for start in hours for cell in rolled[start] if cell[:2] == "s|"}
+                                    - set(sources)))
+    old = statstore.fold([rolled[start] for start in hours], nns, SERIES_FIELDS, sources)
     rows = dict(zip(live, found.series, strict=True))
     rows.update(zip(hours, old.series, strict=True))
     totals = dict(found.totals)

@@ -142,7 +142,8 @@ class Window:
     #: Summed ``c|`` and ``s|`` cells (those of one namespace when asked for one); ``m|`` cells
     #: hold the window's maximum.
     totals: Cells = field(default_factory=dict)
-    #: Per bucket, oldest first: {field: n} of the series fields (of the namespace, or of all).
+    #: Per bucket, oldest first: {field: n} of the series fields (of the namespace, or of all),
+    #: and for every namespace the ``s|<source>`` cells of the sources asked for.
     series: list[Cells] = field(default_factory=list)
 
 
@@ -159,9 +160,10 @@ class StatsStore:
         raise NotImplementedError
 
     def window(self, adapter: Adapter, res: int, starts: list[int], nns: str | None,
-               series: tuple[str, ...]) -> Window:
-        """The buckets ``starts`` added up: every namespace's (``nns`` None) or one's."""
-        return fold(self.read(adapter, res, starts), nns, series)
+               series: tuple[str, ...], sources: tuple[str, ...] = ()) -> Window:
+        """The buckets ``starts`` added up: every namespace's (``nns`` None) or one's; for every
+        namespace, each bucket also says how many invalidations each of ``sources`` made."""
+        return fold(self.read(adapter, res, starts), nns, series, sources)
 
     def names(self, adapter: Adapter, hours: list[int]) -> set[str]:
         """Names seen in any of ``hours``."""
@@ -176,9 +178,10 @@ class StatsStore:
         raise NotImplementedError
 
 
-def fold(buckets: list[Cells], nns: str | None, series: tuple[str, ...]) -> Window:
+def fold(buckets: list[Cells], nns: str | None, series: tuple[str, ...], sources: tuple[str, ...] = ()) -> Window:
     """Add up buckets as read: the default :meth:`StatsStore.window`."""
     out = Window(series=[{} for _ in buckets])
+    per_bucket = set(sources)
     totals = out.totals
     for i, cells in enumerate(buckets):
         row = out.series[i]
@@ -196,6 +199,8 @@ def fold(buckets: list[Cells], nns: str | None, series: tuple[str, ...]) -> Wind
                     totals[cell] = n
             elif kind == "s" and nns is None:
                 totals[cell] = totals.get(cell, 0) + n
+                if rest in per_bucket:
+                    row[cell] = row.get(cell, 0) + n
     return out
 
 
@@ -250,20 +255,20 @@ class HashStore(StatsStore):
         return [{_text(k): int(v) for k, v in found.items()} for found in pipe.execute()]
 
     def window(self, adapter: Adapter, res: int, starts: list[int], nns: str | None,
-               series: tuple[str, ...]) -> Window:
+               series: tuple[str, ...], sources: tuple[str, ...] = ()) -> Window:
         """One pipelined round trip: for one namespace, its cells of each bucket; for all, the
-        running sums (moved onto the newest bucket first) and each bucket's ``t|`` cells. A window
-        not kept as running sums reads its buckets whole."""
+        running sums (moved onto the newest bucket first) and each bucket's ``t|`` cells and the
+        ``s|`` cells of ``sources``. A window not kept as running sums reads its buckets whole."""
         assert isinstance(adapter, RedisAdapter)
         count = _kept(res)
         if nns is None and count != len(starts):
-            return super().window(adapter, res, starts, nns, series)
+            return super().window(adapter, res, starts, nns, series, sources)
         client = adapter.client()
         pipe = client.pipeline(transaction=False)
         if nns is None:
             self._advance(adapter, pipe, res, count, starts[-1], time.time())
             pipe.hgetall(adapter.raw_key(stats_window(res, count)))
-            wanted = [f"t|{name}" for name in series]
+            wanted = [f"t|{name}" for name in series] + [f"s|{source}" for source in sources]
         else:
             wanted = [f"c|{nns}|{name}" for name in FIELDS] + [f"m|{nns}"]
         for start in starts:
@@ -276,7 +281,13 @@ class HashStore(StatsStore):
             found = found[2:]
         for row in found:
             cells = {cell: int(v) for cell, v in zip(wanted, row, strict=True) if v is not None}
-            out.series.append({name: n for cell, n in cells.items() if (name := cell.rpartition("|")[2]) in series})
+            point: Cells = {}
+            for cell, n in cells.items():
+                if cell[0] == "s":
+                    point[cell] = n  # a source's invalidations in this bucket
+                elif cell[0] != "m" and (name := cell.rpartition("|")[2]) in series:  # not a namespace "hits"
+                    point[name] = n
+            out.series.append(point)
             if nns is not None:
                 for cell, n in cells.items():
                     if cell[0] == "m":

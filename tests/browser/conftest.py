@@ -113,3 +113,9 @@ def publish_screenshot(path: Path) -> None:
     docs = Path(__file__).resolve().parents[2] / "docs"
     docs.mkdir(exist_ok=True)
     shutil.copyfile(path, docs / "dashboard.png")
+
+
+@pytest.fixture
+def fast_poll(settings: Any) -> None:
+    """The overview polls every second (its default is a few)."""
+    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "POLL_INTERVAL": 1}

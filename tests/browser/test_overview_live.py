@@ -14,11 +14,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 OVERVIEW = "/admin/cache_dashboard/cachedashboard/"
 
 
-@pytest.fixture
-def fast_poll(settings: Any) -> None:
-    settings.CACHE_DASHBOARD = {**settings.CACHE_DASHBOARD, "POLL_INTERVAL": 1}
-
-
 def test_prototype_names_do_not_stop_the_poll(page: Any, live_server: Any, login: Any, fast_poll: Any) -> None:
     from cache_dashboard import CacheManager
 

@@ -102,6 +102,8 @@ def test_charts_survive_a_flush_of_the_cache_server(alias_name: str, servers: An
         assert found["totals"]["hits"] == 13 and found["totals"]["sets"] == 4
         assert found["namespaces"]["ruc"]["hits"] == 12 and found["namespaces"]["ruc"]["fetch_time_max_ms"] == 2.0
         assert found["namespaces"]["perfil"]["sets"] == 4 and found["sources"] == {"admin": 3}
+        assert found["source_series"]["admin"][starts.index(older)] == 3  # per hour, from the database
+        assert sum(found["source_series"]["admin"]) == 3
     one = cm.get_stats("ruc", window=WEEK)
     assert one["totals"]["hits"] == 12 and one["totals"]["misses"] == 2 and one["sources"] == {}
     assert sum(one["series"]["hits"]) == 12

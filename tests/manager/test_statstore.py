@@ -12,7 +12,7 @@ from django.core.cache import caches
 
 from cache_dashboard import CacheManager
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.keys import normalize_namespace, stats_names, stats_window
+from cache_dashboard.keys import normalize_key, normalize_namespace, stats_names, stats_window
 from cache_dashboard.manager import stats, statstore
 from cache_dashboard.testing import flusher_paused
 from tests.conftest import require
@@ -26,9 +26,13 @@ def _now_bucket(res: int) -> int:
     return int(time.time() // res * res) + 600 * res
 
 
+# Each bucket's invalidations by these (cells name sources normalised, as the recorder writes them).
+SOURCES = ("signal", "admin", normalize_key("a|b"), normalize_key("\ud800lone"))
+
+
 def _expected(store: statstore.StatsStore, adapter: Any, res: int, starts: list[int],
               nns: str | None) -> statstore.Window:
-    return statstore.fold(store.read(adapter, res, starts), nns, SERIES)
+    return statstore.fold(store.read(adapter, res, starts), nns, SERIES, SOURCES)
 
 
 def _clean(window: statstore.Window) -> tuple[dict[str, int], list[dict[str, int]]]:
@@ -57,14 +61,15 @@ def test_the_running_window_is_the_sum_of_its_buckets(alias_name: str, seed: int
             start = last - res * rng.choice([0, 0, 0, 1, 5])  # late flushes too
             deltas = {f"c|{rng.choice(namespaces)}|{rng.choice(statstore.FIELDS)}": rng.choice([1, 2, 50])
                       for _ in range(rng.randint(1, 6))}
-            deltas[f"s|{rng.choice(['signal', 'admin'])}"] = 1
+            deltas[f"s|{rng.choice([*SOURCES, 'not asked for'])}"] = rng.choice([1, 3])
             maxima = {f"m|{rng.choice(namespaces)}": rng.randint(1, 10_000)}
             store.write(adapter, [(res, start, deltas, maxima)], 0, set())
         starts = [last - (count - 1 - i) * res for i in range(count)]
-        assert _clean(store.window(adapter, res, starts, None, SERIES)) == _clean(
-            _expected(store, adapter, res, starts, None))
+        window = store.window(adapter, res, starts, None, SERIES, SOURCES)
+        assert _clean(window) == _clean(_expected(store, adapter, res, starts, None))
+        assert not any("s|not asked for" in row for row in window.series)
         for nns in ("ruc", normalize_namespace("\ud800lone")):
-            assert _clean(store.window(adapter, res, starts, nns, SERIES)) == _clean(
+            assert _clean(store.window(adapter, res, starts, nns, SERIES, SOURCES)) == _clean(
                 _expected(store, adapter, res, starts, nns))
 
 

@@ -115,6 +115,26 @@
     chart.update("none");
   }
 
+  // What the charts over time share: drawn at once, the box's size, the tooltip of every series
+  // at the hovered time, a time axis along the bottom (its title set by timeTitle) and a legend;
+  // ``scales`` and ``plugins`` add the chart's own. ``stacked``: the bars of a bucket stack.
+  function overTime(colors, scales, plugins, stacked) {
+    var x = { stacked: !!stacked, ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true },
+              grid: { color: colors.grid }, title: { display: true, text: "", color: colors.text } };
+    return {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: "index", intersect: false },
+      scales: Object.assign({ x: x }, scales),
+      plugins: Object.assign({ legend: { labels: { color: colors.text, boxWidth: 12 } } }, plugins || {})
+    };
+  }
+
+  function timeTitle(chart, strings) {
+    chart.options.scales.x.title.text = TIME_ZONE ? strings.time_in.replace("%(zone)s", TIME_ZONE) : "";
+  }
+
   // The last point of a series is the bucket still being counted: its segment is dashed.
   function partialDash(ctx) {
     return ctx.p1DataIndex === ctx.chart.data.labels.length - 1 ? [4, 4] : undefined;
@@ -130,22 +150,13 @@
     var chart = new window.Chart(canvas, {
       type: "line",
       data: { labels: [], datasets: [line(strings.hits, "y"), line(strings.misses, "y"), line(strings.hit_ratio, "ratio")] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: "index", intersect: false },
-        scales: {
-          x: { ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true }, grid: { color: colors.grid },
-               title: { display: true, text: "", color: colors.text } },
-          y: { beginAtZero: true, ticks: { color: colors.text, precision: 0 }, grid: { color: colors.grid },
-               title: { display: true, text: strings.per_minute, color: colors.text } },
-          ratio: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false },
-                   ticks: { color: colors.text, callback: function (v) { return v + " %"; } },
-                   title: { display: true, text: strings.hit_ratio_axis, color: colors.text } }
-        },
-        plugins: { legend: { labels: { color: colors.text } } }
-      }
+      options: overTime(colors, {
+        y: { beginAtZero: true, ticks: { color: colors.text, precision: 0 }, grid: { color: colors.grid },
+             title: { display: true, text: strings.per_minute, color: colors.text } },
+        ratio: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false },
+                 ticks: { color: colors.text, callback: function (v) { return v + " %"; } },
+                 title: { display: true, text: strings.hit_ratio_axis, color: colors.text } }
+      })
     });
     function paint() {
       paintLines(chart, root, [cssVar(root, "--cd-hits", "#417690"), cssVar(root, "--cd-misses", "#ba2121"),
@@ -164,7 +175,7 @@
       });
       var perHour = stats && stats.resolution >= 3600;
       chart.options.scales.y.title.text = perHour ? strings.per_hour : strings.per_minute;
-      chart.options.scales.x.title.text = TIME_ZONE ? strings.time_in.replace("%(zone)s", TIME_ZONE) : "";
+      timeTitle(chart, strings);
       chart.update("none");
     };
     onThemeChange(paint);
@@ -187,29 +198,19 @@
     var chart = new window.Chart(canvas, {
       type: "line",
       data: { labels: [], datasets: [line(strings.memory, "memory"), line(strings.ops, "ops")] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: "index", intersect: false },
-        scales: {
-          x: { ticks: { color: colors.text, maxTicksLimit: 8, autoSkip: true }, grid: { color: colors.grid },
-               title: { display: true, text: "", color: colors.text } },
-          memory: { position: "left", beginAtZero: true, grid: { color: colors.grid },
-                    ticks: { color: colors.text, callback: function (v) { return number(v, v % 1 ? 1 : 0) + " " + SIZE_UNITS[unit]; } },
-                    title: { display: true, text: strings.memory, color: colors.text } },
-          ops: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
-                 ticks: { color: colors.text },
-                 title: { display: true, text: strings.ops, color: colors.text } }
-        },
-        plugins: {
-          legend: { labels: { color: colors.text } },
-          tooltip: { callbacks: { label: function (item) {
-            var value = item.dataset.yAxisID === "memory" ? bytes(item.raw * Math.pow(1024, unit)) : number(item.raw, 1);
-            return item.dataset.label + ": " + value;
-          } } }
-        }
-      }
+      options: overTime(colors, {
+        memory: { position: "left", beginAtZero: true, grid: { color: colors.grid },
+                  ticks: { color: colors.text, callback: function (v) { return number(v, v % 1 ? 1 : 0) + " " + SIZE_UNITS[unit]; } },
+                  title: { display: true, text: strings.memory, color: colors.text } },
+        ops: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+               ticks: { color: colors.text },
+               title: { display: true, text: strings.ops, color: colors.text } }
+      }, {
+        tooltip: { callbacks: { label: function (item) {
+          var value = item.dataset.yAxisID === "memory" ? bytes(item.raw * Math.pow(1024, unit)) : number(item.raw, 1);
+          return item.dataset.label + ": " + value;
+        } } }
+      })
     });
     function paint() {
       paintLines(chart, root, [cssVar(root, "--cd-c5", "#8e6cc0"), cssVar(root, "--cd-c6", "#3f9b6b")], "ops");
@@ -221,12 +222,69 @@
       unit = sizeUnit(Math.max.apply(null, [0].concat(memory.filter(function (v) { return v != null; }))));
       chart.data.datasets[0].data = memory.map(function (v) { return v == null ? null : v / Math.pow(1024, unit); });
       chart.data.datasets[1].data = found.ops || [];
-      chart.options.scales.x.title.text = TIME_ZONE ? strings.time_in.replace("%(zone)s", TIME_ZONE) : "";
+      timeTitle(chart, strings);
       chart.update("none");
     };
     onThemeChange(paint);
     paint();
     chart.cdSetData(history);
+    return chart;
+  }
+
+  // Invalidations by source: one stacked bar per bucket, a part per source (the busiest each on
+  // its own, then the others added up, then code that named no source); data.stats.source_chart.
+  // A source keeps its colour across polls, whatever the order of the day.
+  function sourcesChart(canvas, root, stats, strings) {
+    if (!window.Chart || !canvas) { return null; }
+    var colors = axisColors(root);
+    var slots = new Map();
+    var keyOf = function (line) { return line.kind + "\u0000" + line.source; };
+    var labelOf = function (line) {
+      if (line.kind === "admin") { return strings.source_admin; }
+      if (line.kind === "command") { return strings.source_command; }
+      if (line.kind === "rule") { return strings.source_rule.replace("%(name)s", line.source.slice(5)); }
+      if (line.kind === "other") { return strings.source_other; }
+      return line.source || strings.source_code;
+    };
+    var chart = new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: [], datasets: [] },
+      options: overTime(colors, {
+        y: { stacked: true, beginAtZero: true, ticks: { color: colors.text, precision: 0 }, grid: { color: colors.grid },
+             title: { display: true, text: strings.invalidated_per_minute, color: colors.text } }
+      }, {
+        tooltip: { filter: function (item) { return item.raw > 0; } }  // only the sources of that minute
+      }, true)
+    });
+    var lines = [];
+    function paint() {
+      var palette = [];
+      for (var i = 1; i <= 8; i += 1) { palette.push(cssVar(root, "--cd-c" + i, "#888")); }
+      lines.forEach(function (line, i) {
+        var key = keyOf(line);
+        if (!slots.has(key)) { slots.set(key, slots.size); }
+        var colour = line.kind === "code" && !line.source ? palette[7] : palette[slots.get(key) % 7];
+        chart.data.datasets[i].backgroundColor = colour;
+        chart.data.datasets[i].borderColor = colour;
+      });
+      paintLines(chart, root, chart.data.datasets.map(function (ds) { return ds.backgroundColor; }), null);
+    }
+    chart.cdSetData = function (found) {
+      found = found || {};
+      var source = found.source_chart || {};
+      lines = source.lines || [];
+      var series = found.series || {};
+      chart.data.labels = labelsOf(series.timestamps || [], found.resolution);
+      chart.data.datasets = lines.map(function (line) {
+        return { label: labelOf(line), data: line.data, borderWidth: 0, barPercentage: 1, categoryPercentage: 0.9 };
+      });
+      var perHour = found.resolution >= 3600;
+      chart.options.scales.y.title.text = perHour ? strings.invalidated_per_hour : strings.invalidated_per_minute;
+      timeTitle(chart, strings);
+      paint();
+    };
+    onThemeChange(paint);
+    chart.cdSetData(stats);
     return chart;
   }
 
@@ -297,6 +355,7 @@
     var data = readJSON("cd-data") || {};
     this.chart = lineChart(document.getElementById("cd-hits-chart"), root, data, this.strings);
     this.serverChart = serverChart(document.getElementById("cd-server-chart"), root, data.server_history, this.strings);
+    this.sourcesChart = sourcesChart(document.getElementById("cd-sources-chart"), root, data.stats, this.strings);
     this.bindWindows();
   }
 
@@ -406,6 +465,10 @@
     var serverBox = this.el.querySelector("[data-cd-server-chart]");
     if (serverBox && servers) { serverBox.hidden = !servers.available; }
     if (this.serverChart && servers) { this.serverChart.cdSetData(servers); }
+    var sourcesBox = this.el.querySelector("[data-cd-sources-chart]");
+    var shown = available && !!(data.stats.source_chart && data.stats.source_chart.shown);
+    if (sourcesBox) { sourcesBox.hidden = !shown; }  // the table says "Nothing was invalidated"
+    if (this.sourcesChart && data.stats) { this.sourcesChart.cdSetData(data.stats); }
   };
 
   // Tables arrive rendered by the server with the same templates as the page (one renderer), so
