@@ -51,7 +51,7 @@ TEMPLATES = [
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.environ.get("CD_TEST_DATABASE") or BASE_DIR / "test.sqlite3",
                          "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF"},
-                         "TEST": {"NAME": BASE_DIR / "artifacts" / "test-db.sqlite3"}}}
+                         "TEST": {"NAME": BASE_DIR / "test-db.sqlite3"}}}
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "artifacts" / "static"
 LANGUAGES = [("en", "English"), ("es", "Español")]
