@@ -20,6 +20,7 @@ from django.core.checks import CheckMessage, Warning
 from django.utils.translation import gettext as _
 
 from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, public_readers, readers_for
+from cache_dashboard.adapters.listing import DONE, KeyPage, RawValue
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import describe_error, mask_secrets, option_secrets
 
@@ -66,6 +67,8 @@ class Capabilities:
     sorted_sets: bool = False
     #: The cache is this process's memory (state that goes with it can live in the process too).
     process_local: bool = False
+    #: Its keys can be listed page by page and read raw (the key browser).
+    key_browsing: bool = False
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -281,6 +284,36 @@ class Adapter:
 
     def scan_count(self, prefix: str, glob: str = "*", *, select: Callable[[bytes], bool] | None = None) -> int:
         """How many keys :meth:`scan_delete` would delete now."""
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
+
+    # -- the key browser (capabilities.key_browsing) ------------------------------------------
+    def list_keys(self, match: str, cursor: str, count: int, budget: float) -> KeyPage:
+        """About ``count`` raw keys matching the glob ``match`` (Redis MATCH syntax, on raw keys),
+        from ``cursor`` on, stopping after ``budget`` seconds; never the whole key set in memory."""
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
+
+    def listing_problem(self) -> str | None:
+        """Why this alias's keys cannot be listed although the backend can (a server too old, a
+        setting), translated; None when they can."""
+        return None
+
+    def read_key(self, raw: bytes, limit: int, cursor: str = DONE) -> RawValue | None:
+        """The raw key's facts and its content: a string's first ``limit`` bytes, a container's
+        page of items from ``cursor``; None when the key does not exist. Decodes nothing."""
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
+
+    def load_value(self, raw: bytes, key: str, version: int | None) -> Any:
+        """The value of a key of this site's own (raw ``raw``, written as ``key`` with ``version``),
+        decoded as the cache decodes it. Only ever called for keys under the site's KEY_PREFIX."""
+        return self.cache.get(key, version=version)
+
+    def delete_raw(self, raw: bytes) -> bool:
+        """Delete the raw key; whether it existed."""
+        raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
+
+    def expire_raw(self, raw: bytes, seconds: int | None) -> bool:
+        """Give the raw key ``seconds`` more to live (None: no expiry), its value and type kept;
+        whether it existed."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
     # -- health -------------------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from cache_dashboard.adapters.base import Adapter, Capabilities
+from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
 from cache_dashboard.adapters.fastread import FastReader
 from cache_dashboard.adapters.fastread.redis import RedisCacheReader
 from cache_dashboard.exceptions import UnsupportedOperation
@@ -17,6 +19,8 @@ from cache_dashboard.keys import escape_glob
 
 #: Keys asked of one SCAN call, and per UNLINK.
 SCAN_COUNT = 1000
+#: Items of a hash, list, set, sorted set or stream shown per page of the key browser.
+CONTAINER_PAGE = 50
 #: Keys per conditional delete of a purge (MGET, then a compare-and-UNLINK script). Each command
 #: blocks the server for every client, so steps stay small.
 PURGE_CHUNK = 100
@@ -54,7 +58,8 @@ _SUMMARY = {
 
 class RedisAdapter(Adapter):
     name = "redis"
-    capabilities = Capabilities(pattern_invalidation=True, server_stats=True, physical_purge=True, sorted_sets=True)
+    capabilities = Capabilities(pattern_invalidation=True, server_stats=True, physical_purge=True, sorted_sets=True,
+                                key_browsing=True)
     timeout_options: ClassVar[tuple[str, ...]] = ("socket_timeout", "socket_connect_timeout")
     fast_reader: ClassVar[FastReader | None] = RedisCacheReader()
 
@@ -251,6 +256,108 @@ class RedisAdapter(Adapter):
             return sum(len(batch) for _client, batch in self._scan(prefix, glob))
         return sum(sum(1 for key in batch if select(key)) for _client, batch in self._scan(prefix, glob))
 
+    # -- the key browser: SCAN with a growing COUNT, one pipeline of facts per page --------------
+    def list_keys(self, match: str, cursor: str, count: int, budget: float) -> KeyPage:
+        """SCAN from ``cursor`` until about ``count`` keys matched, the keyspace ended or ``budget``
+        seconds passed. COUNT starts at the page size and grows (to ``SCAN_COUNT``) while a filter
+        matches little, so each call stays short for the server; every key a call returns is on
+        the page (a SCAN cursor cannot stop inside a call's answer)."""
+        client = self.client()
+        position = int(cursor) if cursor else 0
+        step = max(10, min(count, SCAN_COUNT))
+        pattern = match.encode("utf-8", "surrogatepass")
+        found: dict[bytes, None] = {}  # SCAN may return a key twice
+        page = KeyPage()
+        deadline = time.monotonic() + budget
+        while True:
+            position, batch = client.scan(position, match=pattern, count=step)
+            page.scanned += step
+            found.update(dict.fromkeys(batch))
+            if position == 0 or len(found) >= count:
+                break
+            if time.monotonic() >= deadline:
+                page.out_of_time = True
+                break
+            if len(batch) < step // 2:
+                step = min(SCAN_COUNT, step * 4)
+        page.cursor = str(position) if position else DONE
+        page.keys = self._facts(client, list(found))
+        return page
+
+    @staticmethod
+    def _facts(client: Any, raws: list[bytes]) -> list[ListedKey]:
+        if not raws:
+            return []
+        pipe = client.pipeline(transaction=False)
+        for raw in raws:
+            pipe.type(raw)
+            pipe.pttl(raw)
+            pipe.memory_usage(raw)
+        answers = pipe.execute(raise_on_error=False)
+        out = []
+        for i, raw in enumerate(raws):
+            kind, pttl, size = answers[3 * i: 3 * i + 3]
+            kind = _text(kind)
+            if kind == "none":  # expired or deleted since the SCAN
+                continue
+            out.append(ListedKey(raw=raw, kind=kind, ttl=_ttl(pttl),
+                                 size=size if isinstance(size, int) else None))
+        return out
+
+    def read_key(self, raw: bytes, limit: int, cursor: str = DONE) -> RawValue | None:
+        client = self.client()
+        listed = self._facts(client, [raw])
+        if not listed:
+            return None
+        facts = listed[0]
+        out = RawValue(raw=raw, kind=facts.kind, ttl=facts.ttl, size=facts.size)
+        offset = int(cursor) if cursor.isdigit() else 0
+        rows = CONTAINER_PAGE
+        if out.kind == "string":
+            pipe = client.pipeline(transaction=False)
+            pipe.strlen(raw)
+            pipe.getrange(raw, 0, max(0, limit - 1))
+            out.length, out.payload = pipe.execute()
+        elif out.kind == "hash":
+            out.length = client.hlen(raw)
+            next_at, found = client.hscan(raw, offset, count=rows)
+            out.items, out.cursor = list(found.items()), str(next_at) if next_at else DONE
+        elif out.kind == "set":
+            out.length = client.scard(raw)
+            next_at, members = client.sscan(raw, offset, count=rows)
+            out.items, out.cursor = [(m,) for m in members], str(next_at) if next_at else DONE
+        elif out.kind == "list":
+            out.length = client.llen(raw)
+            out.items = [(item,) for item in client.lrange(raw, offset, offset + rows - 1)]
+            out.cursor = str(offset + rows) if offset + rows < out.length else DONE
+        elif out.kind == "zset":
+            out.length = client.zcard(raw)
+            out.items = list(client.zrange(raw, offset, offset + rows - 1, withscores=True))
+            out.cursor = str(offset + rows) if offset + rows < out.length else DONE
+        elif out.kind == "stream":
+            out.length = client.xlen(raw)
+            start = cursor if cursor and not cursor.isdigit() else "-"
+            entries = client.xrange(raw, min=start, max="+", count=rows + 1)
+            out.items = [(_text(entry_id), fields) for entry_id, fields in entries[:rows]]
+            out.cursor = _text(entries[rows][0]) if len(entries) > rows else DONE
+        return out
+
+    def load_value(self, raw: bytes, key: str, version: int | None) -> Any:
+        found = self.client().get(raw)
+        return None if found is None else self.decode(found)
+
+    def delete_raw(self, raw: bytes) -> bool:
+        return bool(self.client().unlink(raw))
+
+    def expire_raw(self, raw: bytes, seconds: int | None) -> bool:
+        client = self.client()
+        if seconds is None:  # PERSIST answers 0 for a key without expiry too: ask whether it exists
+            pipe = client.pipeline(transaction=False)
+            pipe.persist(raw)
+            pipe.exists(raw)
+            return bool(pipe.execute()[1])
+        return bool(client.expire(raw, max(1, int(seconds))))
+
     # -- health --------------------------------------------------------------------------------
     def connection_kwargs(self) -> dict[str, Any]:
         """Credentials from OPTIONS for a probe client of our own."""
@@ -306,6 +413,17 @@ def _by_hash_tag(keys: list[bytes]) -> list[list[bytes]]:
         tag = key[start + 1:end] if end > start + 1 else key
         groups.setdefault(tag, []).append(key)
     return list(groups.values())
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
+
+
+def _ttl(pttl: Any) -> float | None:
+    """PTTL's answer in seconds: None for no expiry (-1), NaN when unknown (an error, -2)."""
+    if not isinstance(pttl, int) or pttl == -2:
+        return math.nan
+    return None if pttl < 0 else pttl / 1000
 
 
 def _seconds(timeout: float | None) -> int | None:
