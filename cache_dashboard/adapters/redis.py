@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from cache_dashboard.adapters.base import Adapter, Capabilities
-from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
 from cache_dashboard.adapters.fastread import FastReader
 from cache_dashboard.adapters.fastread.redis import RedisCacheReader
+from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
