@@ -44,6 +44,11 @@ OPERATIONS: dict[str, str] = {
     "remove_invalid": gettext_noop("remove invalid entry"),
     "invalid_entries": gettext_noop("list invalid entries"),
     "get_stats": gettext_noop("read statistics"),
+    "describe_key": gettext_noop("describe key “%(key)s”"),
+    "list_keys": gettext_noop("list keys"),
+    "read_key": gettext_noop("read key “%(key)s”"),
+    "delete_key": gettext_noop("delete key “%(key)s”"),
+    "expire_key": gettext_noop("change the TTL of key “%(key)s”"),
 }
 
 NO_KEY_LISTING = gettext_noop(

@@ -44,7 +44,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from urllib.parse import quote
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 from cache_dashboard.conf import get_setting
 
@@ -203,6 +204,57 @@ class KeyLayout:
 
     def registry_log(self, nns: str, seq: int) -> str:
         return self.registry(nns, f"log:{seq}")
+
+
+@dataclass(frozen=True)
+class KeyRole:
+    """What one of CacheManager's keys is, read back from the key (see :func:`key_role`)."""
+
+    #: "entry", "lock", "generation", "negative" (the registry), "meta" (epoch, rules, probes,
+    #: purges, sampler locks) or "stats".
+    part: str
+    #: The epoch it belongs to (None outside every epoch: meta and stats).
+    epoch: int | None = None
+    #: Its normalised namespace, if any.
+    nns: str | None = None
+    #: The normalised key of an entry or lock.
+    nkey: str | None = None
+
+
+def key_role(key: str, prefix: str) -> KeyRole | None:
+    """What ``key`` (as given to the cache, before ``make_key``) is in the layout of
+    ``CACHE_DASHBOARD["KEY_PREFIX"]`` ``prefix``; None for a key that is not CacheManager's."""
+    if not key.startswith(prefix + ":"):
+        return None
+    rest = key[len(prefix) + 1:]
+    if rest.startswith("{m}:"):
+        return KeyRole("meta")
+    if rest.startswith("{s}:"):
+        return KeyRole("stats")
+    epoch, _, tail = rest.partition(":")
+    if not epoch.isdigit():
+        return None
+    number, lock = int(epoch), tail.startswith("l:")
+    if lock:
+        tail = tail[2:]
+    part = "lock" if lock else "entry"
+    if tail.startswith("k:{") and tail.endswith("}"):
+        nkey = tail[3:-1]
+        return KeyRole(part, number, None, "" if nkey == _EMPTY_TAG else nkey)
+    if tail.startswith(("n:{", "g:{", "r:{")):
+        close = tail.find("}", 3)  # a normalised namespace holds no brace
+        if close > 3:
+            nns = tail[3:close]
+            if tail[0] == "n" and tail[close:close + 2] == "}:":
+                return KeyRole(part, number, nns, tail[close + 2:])
+            if not lock:
+                return KeyRole("generation" if tail[0] == "g" else "negative", number, nns)
+    return None
+
+
+def readable(normalised: str) -> str:
+    """A normalised key or namespace as it was given (a hashed one stays its hash)."""
+    return normalised if normalised.startswith("#") else unquote(normalised, errors="surrogatepass")
 
 
 # -- keys outside every epoch (they survive clear_all) ----------------------------------------------

@@ -79,6 +79,11 @@ def page_sorted(names: Iterable[str], match: Callable[[str], bool], cursor: str,
     return shown, (shown[-1] if len(after) > count else DONE)
 
 
+def seconds_left(expiry: float | None, now: float) -> float | None:
+    """Seconds from ``now`` to an expiry in epoch seconds (None: never expires)."""
+    return None if expiry is None else max(0.0, float(expiry) - now)
+
+
 class _NoGlobals(pickle.Unpickler):
     """Reads plain data only (numbers, strings, tuples…): any class or function named by the
     pickle stops it, so nothing is imported or called."""

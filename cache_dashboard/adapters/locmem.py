@@ -21,6 +21,8 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, readers_for
 from cache_dashboard.adapters.fastread.base import ReadOne
 from cache_dashboard.adapters.fastread.locmem import LocMemReader
+from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue, page_sorted, seconds_left
+from cache_dashboard.keys import glob_matcher
 
 #: Version counters of every LocMem storage of this process: {LOCATION + raw key: value}.
 _versions: dict[str, int] = {}
@@ -41,7 +43,7 @@ def forget_versions() -> None:
 class LocMemAdapter(Adapter):
     name = "locmem"
     probe_in_thread = False  # no socket to hang on
-    capabilities = Capabilities(shared_stats=False, process_local=True)
+    capabilities = Capabilities(shared_stats=False, process_local=True, key_browsing=True)
     fast_reader: ClassVar[FastReader | None] = LocMemReader()
 
     def location_display(self) -> str:
@@ -154,3 +156,54 @@ class LocMemAdapter(Adapter):
 
         pair.reader = one.reader  # type: ignore[attr-defined]  # the strategy of both
         return one, pair
+
+    # -- the key browser: this process's LocMemCache storage, read under its own lock ------------
+    def _storage(self) -> tuple[Any, Any, Any]:
+        cache: Any = self.cache  # LocMemCache keeps its entries in _cache, expiries in _expire_info
+        return cache._cache, cache._expire_info, cache._lock
+
+    def list_keys(self, match: str, cursor: str, count: int, budget: float) -> KeyPage:
+        """A keyset page in key order (LocMemCache's own order moves with every read). Costs
+        O(entries) per page: the storage is bounded by MAX_ENTRIES (300 unless set otherwise)."""
+        entries, expiries, lock = self._storage()
+        now = time.time()
+        with lock:
+            held = {raw: (expiries.get(raw), len(value)) for raw, value in entries.items()}
+        alive = [raw for raw, (expiry, _size) in held.items() if expiry is None or expiry > now]
+        names, after = page_sorted(alive, glob_matcher(match), cursor, count)
+        return KeyPage(keys=[ListedKey(raw=_raw(name), ttl=seconds_left(held[name][0], now), size=held[name][1])
+                             for name in names], cursor=after, scanned=len(held))
+
+    def read_key(self, raw: bytes, limit: int, cursor: str = DONE) -> RawValue | None:
+        entries, expiries, lock = self._storage()
+        name, now = _name(raw), time.time()
+        with lock:
+            value, expiry = entries.get(name), expiries.get(name)
+        if value is None or (expiry is not None and expiry <= now):
+            return None
+        return RawValue(raw=raw, ttl=seconds_left(expiry, now), size=len(value), length=len(value),
+                        payload=value[:limit])
+
+    def delete_raw(self, raw: bytes) -> bool:
+        entries, expiries, lock = self._storage()
+        name = _name(raw)
+        with lock:
+            expiries.pop(name, None)
+            return entries.pop(name, None) is not None
+
+    def expire_raw(self, raw: bytes, seconds: int | None) -> bool:
+        entries, expiries, lock = self._storage()
+        name = _name(raw)
+        with lock:
+            if name not in entries:
+                return False
+            expiries[name] = None if seconds is None else time.time() + seconds
+            return True
+
+
+def _raw(name: str) -> bytes:
+    return name.encode("utf-8", "surrogatepass")
+
+
+def _name(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogatepass")

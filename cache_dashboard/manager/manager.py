@@ -25,11 +25,11 @@ from typing import Any
 
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
-from cache_dashboard.keys import glob_matcher, normalize_key, normalize_namespace
+from cache_dashboard.keys import glob_matcher, key_role, normalize_key, normalize_namespace, readable
 from cache_dashboard.manager import epochs, health, lookup, purge, registry, sampler, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
-from cache_dashboard.manager.entry import FETCH_SECONDS, SOFT_EXPIRY, VALUE, load
+from cache_dashboard.manager.entry import FETCH_SECONDS, GENERATION, SOFT_EXPIRY, VALUE, load
 from cache_dashboard.manager.guard import FAILED, fail_open, loud, quiet
 
 logger = logging.getLogger("cache_dashboard")
@@ -181,6 +181,48 @@ class CacheManager:
             if gen is not None and load(found.get(entry_key), gen) is not None:
                 holding.append(name)
         return holding
+
+    def namespace_key_prefix(self, namespace: str) -> str:
+        """What the keys of ``namespace``'s entries start with in the current epoch (before the
+        cache's ``make_key``): the key browser lists a namespace by it."""
+        return epochs.layout(self.alias).namespaced_entries() + normalize_namespace(namespace) + "}:"
+
+    def describe_key(self, key: str, stored: Any = None) -> dict[str, Any] | None:
+        """What CacheManager knows of one of its own keys (``key`` as given to the cache, before
+        ``make_key``): which part of the layout it is, its namespace and key as given, whether it
+        is of the current epoch and, for an entry, what ``stored`` (its value as read) holds:
+        the cached value, its soft expiry and fetch time, and its ``state`` — "fresh", "stale"
+        (past its soft expiry, served while refreshed), "old generation" (its namespace was
+        invalidated since), "old epoch" (cleared since) or "other format". None for a key that
+        is not CacheManager's. Reads the epoch and the namespace's generation (never creates
+        them); raises CacheUnavailable when the server is down."""
+        role = key_role(key, get_setting("KEY_PREFIX"))
+        if role is None:
+            return None
+        alias = self.alias
+        out: dict[str, Any] = {"part": role.part, "namespace": None if role.nns is None else readable(role.nns),
+                               "key": None if role.nkey is None else readable(role.nkey), "epoch": role.epoch}
+        with loud(alias, "describe_key", key=key):
+            layout = epochs.layout(alias)
+            out["current_epoch"] = role.epoch is None or role.epoch == layout.epoch
+            generation = None if role.nns is None else self.adapter.version(layout.generation(role.nns))
+        out["generation"] = generation
+        if role.part != "entry" or stored is None:
+            return out
+        entry = load(stored, stored[GENERATION] if type(stored) in (tuple, list) and len(stored) == 5 else None)
+        if entry is None:
+            out["state"] = "other format"
+            return out
+        out.update(value=entry[VALUE], entry_generation=entry[GENERATION], soft_expiry=entry[SOFT_EXPIRY],
+                   fetch_seconds=entry[FETCH_SECONDS])
+        if not out["current_epoch"]:
+            out["state"] = "old epoch"
+        elif role.nns is not None and entry[GENERATION] != generation:
+            out["state"] = "old generation"
+        else:
+            soft = entry[SOFT_EXPIRY]
+            out["state"] = "fresh" if soft is None or time.time() < soft else "stale"
+        return out
 
     def invalidate_namespace(self, namespace: str, *, source: str | None = None) -> None:
         """Invalidate every entry of ``namespace`` at once, in O(1), on every backend.

@@ -1,0 +1,260 @@
+"""The key browser's data: a page of what is really in a cache, and one key in detail.
+
+Keys come from the alias's adapter raw (as the server holds them) and are read back here: the
+key as the application wrote it (the cache's KEY_PREFIX and VERSION stripped), whose it is —
+this site's, CacheManager's (entry, lock, namespace generation, negative cache, statistics), or
+someone else's (another KEY_PREFIX, Celery, anything without the prefix) — and, for
+CacheManager's entries, what the manager knows beyond the server (soft expiry, generation).
+
+Values are decoded only for keys under this site's own prefix, by the cache's own decoder: a
+value written by another tenant of the server is shown as bytes, never unpickled (a pickle is
+code). Every page costs O(page): a listing walks the server by cursor within a time budget.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import pprint
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cache_dashboard.adapters import Adapter, get_adapter
+from cache_dashboard.adapters.listing import DONE, ListedKey, RawValue
+from cache_dashboard.conf import get_setting
+from cache_dashboard.exceptions import CacheDashboardError
+from cache_dashboard.keys import escape_glob, key_role, readable
+from cache_dashboard.manager import CacheManager
+
+#: Keys per page of the listing.
+PAGE_SIZE = 100
+#: Seconds one page may spend walking the server before it is shown as it is.
+PAGE_BUDGET = 0.25
+#: Bytes of a value read for the detail page (the full size is shown beside it).
+VALUE_LIMIT = 64 * 1024
+#: Characters of a decoded value shown (pretty-printed), and bytes shown as hex.
+TEXT_LIMIT = 20_000
+HEX_LIMIT = 2048
+#: Owners of a key.
+SITE, MANAGER, FOREIGN = "site", "manager", "foreign"
+SCOPES = ("site", "all")
+
+_MARKER = "\x00cd-end"
+
+
+class BadCursor(CacheDashboardError):
+    """A cursor or key token that this page did not hand out."""
+
+
+@dataclass(frozen=True)
+class SitePrefix:
+    """How this alias's keys look on the server: ``raw`` starts every key the site writes with
+    the current VERSION ("" when KEY_FUNCTION does not end keys with the key: not readable)."""
+
+    raw: str
+    version: int | None
+
+    def strip(self, text: str) -> str | None:
+        """The key as the application wrote it, or None for a key not of this prefix."""
+        return text[len(self.raw):] if self.raw and text.startswith(self.raw) else None
+
+
+def site_prefix(adapter: Adapter) -> SitePrefix:
+    made = str(adapter.cache.make_key(_MARKER))
+    if not made.endswith(_MARKER):
+        return SitePrefix("", None)
+    return SitePrefix(made[: -len(_MARKER)], adapter.cache.version)
+
+
+def encode_token(raw: bytes) -> str:
+    """A raw key as a URL parameter (any bytes)."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise BadCursor("not a key of this page") from exc
+
+
+def raw_text(raw: bytes) -> str:
+    """A raw key as text: UTF-8, anything else escaped (``\\xNN``)."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _site_text(raw: bytes) -> str | None:
+    """A raw key as the str the cache made it from (keys of this site are str), or None."""
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
+
+
+def match_for(adapter: Adapter, *, query: str, namespace: str | None, scope: str) -> str:
+    """The glob on raw keys of a filter: ``query`` on the key as the application wrote it
+    (this site's keys, or those of one namespace), or on raw keys (``scope`` "all")."""
+    query = query or "*"
+    if scope == "all":
+        return query
+    prefix = site_prefix(adapter)
+    if not prefix.raw:
+        return query
+    if namespace:
+        return escape_glob(prefix.raw + CacheManager(adapter.alias).namespace_key_prefix(namespace)) + query
+    return escape_glob(prefix.raw) + query
+
+
+def describe_row(adapter: Adapter, listed: ListedKey | RawValue, prefix: SitePrefix) -> dict[str, Any]:
+    """One key of a page: the key as written, its owner, its role in CacheManager's layout."""
+    text = _site_text(listed.raw)
+    key = None if text is None else prefix.strip(text)
+    row: dict[str, Any] = {
+        "token": encode_token(listed.raw),
+        "raw": raw_text(listed.raw),
+        "key": key if key is not None else raw_text(listed.raw),
+        "owner": FOREIGN if key is None else SITE,
+        "kind": listed.kind,
+        "ttl": None if listed.ttl is None or (isinstance(listed.ttl, float) and math.isnan(listed.ttl))
+        else round(listed.ttl, 1),
+        "ttl_known": not (isinstance(listed.ttl, float) and math.isnan(listed.ttl)),
+        "size": listed.size,
+        "server": getattr(listed, "server", ""),
+        "last_access": getattr(listed, "last_access", None),
+        "namespace": None,
+        "part": "",
+        "label": "",
+    }
+    if key is None:
+        row["label"] = _foreign_label(row["raw"])
+        return row
+    role = _role(key)
+    if role is not None:
+        row["owner"] = MANAGER
+        row["part"] = role["part"]
+        row["namespace"] = role["namespace"]
+        if role["key"] is not None:
+            row["key"] = role["key"]
+    elif key.startswith("django.contrib.sessions.cache"):
+        row["label"] = "session"
+    return row
+
+
+def _role(key: str) -> dict[str, Any] | None:
+    role = key_role(key, get_setting("KEY_PREFIX"))
+    if role is None:
+        return None
+    return {"part": role.part, "namespace": None if role.nns is None else readable(role.nns),
+            "key": None if role.nkey is None else readable(role.nkey)}
+
+
+def _foreign_label(text: str) -> str:
+    """A guess at whose a foreign key is, for the listing."""
+    if text.startswith(("celery-task-meta-", "_kombu.", "unacked", "celery")):
+        return "celery"
+    if ":" in text and text.split(":", 2)[1:2] and text.split(":", 2)[1].isdigit():
+        return "other prefix"
+    return ""
+
+
+def list_page(alias: str, *, query: str = "*", namespace: str | None = None, scope: str = "site",
+              cursor: str = DONE, count: int = PAGE_SIZE, budget: float = PAGE_BUDGET) -> dict[str, Any]:
+    """One page of the alias's keys matching the filter, from ``cursor``; never raises because
+    of the server (``error`` says what went wrong). ``supported`` False: the backend cannot list."""
+    adapter = get_adapter(alias)
+    out: dict[str, Any] = {"alias": alias, "rows": [], "cursor": DONE, "scanned": 0, "out_of_time": False,
+                           "supported": adapter.capabilities.key_browsing, "problem": "", "error": "",
+                           "hashed_names": bool(getattr(adapter, "names_are_hashes", False)),
+                           "took_ms": 0.0}
+    if not out["supported"]:
+        return out
+    started = time.monotonic()
+    try:
+        problem = adapter.listing_problem()
+        if problem:
+            out["problem"] = problem
+            return out
+        match = match_for(adapter, query=query, namespace=namespace, scope=scope)
+        page = CacheManager(alias).read_quietly(adapter.list_keys, match, cursor, count, budget, default=None)
+        if page is None:
+            raise ConnectionError("the cache server did not answer")
+    except BadCursor:
+        raise
+    except Exception as exc:
+        out["error"] = adapter.describe(exc)
+        return out
+    prefix = site_prefix(adapter)
+    out.update(rows=[describe_row(adapter, listed, prefix) for listed in page.keys], cursor=page.cursor,
+               scanned=page.scanned, out_of_time=page.out_of_time,
+               took_ms=round((time.monotonic() - started) * 1000, 1))
+    return out
+
+
+def key_detail(alias: str, raw: bytes, *, cursor: str = DONE) -> dict[str, Any] | None:
+    """One key: its facts, its content (a container a page at a time from ``cursor``) and, for
+    this site's keys, its decoded value and what CacheManager knows of it. None when it does not
+    exist. Cache errors propagate."""
+    adapter = get_adapter(alias)
+    found = adapter.read_key(raw, VALUE_LIMIT, cursor)
+    if found is None:
+        return None
+    prefix = site_prefix(adapter)
+    row = describe_row(adapter, found, prefix)
+    out: dict[str, Any] = {
+        "row": row,
+        "length": found.length,
+        "truncated": found.truncated,
+        "items": [[_show_bytes(part) for part in item] for item in found.items],
+        "items_cursor": found.cursor,
+        "text": "",
+        "hex": "",
+        "decoded": None,
+        "decode_error": "",
+        "manager": None,
+    }
+    if found.payload is not None:
+        out["text"] = found.payload[:TEXT_LIMIT].decode("utf-8", "backslashreplace")
+        out["hex"] = found.payload[:HEX_LIMIT].hex(" ")
+    if row["owner"] == FOREIGN or found.kind != "string":
+        return out
+    # This site's own key: decoded by the cache's own decoder, as the application would read it.
+    text = _site_text(raw)
+    key = None if text is None else prefix.strip(text)
+    if key is None:
+        return out
+    try:
+        value = adapter.load_value(raw, key, prefix.version)
+    except Exception as exc:  # a value the decoder refuses: shown as bytes, with the reason
+        out["decode_error"] = adapter.describe(exc)
+        return out
+    cm = CacheManager(alias)
+    facts = cm.describe_key(key, value) if row["owner"] == MANAGER else None
+    if facts is not None:
+        out["manager"] = {k: v for k, v in facts.items() if k != "value"}
+        if "value" in facts:
+            value = facts["value"]
+    out["decoded"] = pretty(value)
+    return out
+
+
+def _show_bytes(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value[:TEXT_LIMIT].decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return pretty({_show_bytes(k): _show_bytes(v) for k, v in value.items()})
+    return str(value)
+
+
+def pretty(value: Any) -> str:
+    """A decoded value for people: JSON-like data indented, anything else its repr; cut at
+    :data:`TEXT_LIMIT` characters (the template escapes it)."""
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=repr, sort_keys=False)
+    except (TypeError, ValueError, RecursionError):
+        text = pprint.pformat(value, width=100)
+    if len(text) > TEXT_LIMIT:
+        return text[:TEXT_LIMIT] + "\n…"
+    return text
