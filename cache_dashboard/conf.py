@@ -75,6 +75,12 @@ DEFAULTS: dict[str, Any] = {
     # counted). Anyone who can reach a lookup endpoint can mark keys; this bounds what it costs.
     # None or 0: no cap.
     "REGISTRY_MAX_ENTRIES": 100_000,
+    # The key browser may delete keys and change TTLs of keys that are not this site's (another
+    # KEY_PREFIX on a shared server, Celery's, anything without the prefix). Off: they are read-only.
+    "KEY_BROWSER_FOREIGN_WRITES": False,
+    # Seconds a bulk delete of the key browser's matches may count before its confirmation (past
+    # it, the page says "at least N").
+    "KEY_BROWSER_COUNT_BUDGET": 10.0,
 }
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from cache_dashboard.adapters import Adapter, get_adapter
 from cache_dashboard.adapters.listing import DONE, ListedKey, RawValue
+from cache_dashboard.adapters.listing import BadCursor as BadCursor  # raised by the pages' readers
 from cache_dashboard.conf import get_setting
-from cache_dashboard.exceptions import CacheDashboardError
 from cache_dashboard.keys import escape_glob, key_role, readable
 from cache_dashboard.manager import CacheManager
 
@@ -43,10 +43,6 @@ SITE, MANAGER, FOREIGN = "site", "manager", "foreign"
 SCOPES = ("site", "all")
 
 _MARKER = "\x00cd-end"
-
-
-class BadCursor(CacheDashboardError):
-    """A cursor or key token that this page did not hand out."""
 
 
 @dataclass(frozen=True)
@@ -178,10 +174,10 @@ def list_page(alias: str, *, query: str = "*", namespace: str | None = None, sco
             out["problem"] = problem
             return out
         match = match_for(adapter, query=query, namespace=namespace, scope=scope)
-        page = CacheManager(alias).read_quietly(adapter.list_keys, match, cursor, count, budget, default=None)
-        if page is None:
-            raise ConnectionError("the cache server did not answer")
-    except BadCursor:
+        page = CacheManager(alias).run_loudly("list_keys", adapter.list_keys, match, cursor, count, budget)
+    except ValueError as exc:  # a cursor the backend cannot read (BadCursor, or its own parse error)
+        if cursor:
+            raise BadCursor(cursor) from exc
         raise
     except Exception as exc:
         out["error"] = adapter.describe(exc)
@@ -258,3 +254,49 @@ def pretty(value: Any) -> str:
     if len(text) > TEXT_LIMIT:
         return text[:TEXT_LIMIT] + "\n…"
     return text
+
+
+# -- what the key browser may change ----------------------------------------------------------------
+def writable(row: dict[str, Any]) -> bool:
+    """Whether the key browser may delete the key of ``row`` or change its TTL: this site's keys,
+    and foreign ones only when ``KEY_BROWSER_FOREIGN_WRITES`` allows."""
+    return row["owner"] != FOREIGN or bool(get_setting("KEY_BROWSER_FOREIGN_WRITES"))
+
+
+def key_row(alias: str, raw: bytes) -> dict[str, Any] | None:
+    """The listing row of one raw key as it is now (None: it does not exist). Cache errors raise
+    ``CacheUnavailable``."""
+    adapter = get_adapter(alias)
+    found = CacheManager(alias).run_loudly("read_key", adapter.read_key, raw, 1, key=raw_text(raw))
+    return None if found is None else describe_row(adapter, found, site_prefix(adapter))
+
+
+def delete_key(alias: str, raw: bytes) -> bool:
+    """Delete one raw key; whether it existed. Cache errors raise ``CacheUnavailable``."""
+    return bool(CacheManager(alias).run_loudly("delete_key", get_adapter(alias).delete_raw, raw, key=raw_text(raw)))
+
+
+def expire_key(alias: str, raw: bytes, seconds: int | None) -> bool:
+    """Give one raw key ``seconds`` to live (None: no expiry), value and type kept."""
+    return bool(CacheManager(alias).run_loudly("expire_key", get_adapter(alias).expire_raw, raw, seconds,
+                                               key=raw_text(raw)))
+
+
+def matches(alias: str, *, query: str, namespace: str | None, scope: str,
+            budget: float | None = None) -> tuple[list[bytes], bool]:
+    """The writable raw keys a filter matches now, walking every page (within ``budget`` seconds
+    when given), and whether the walk was complete. Cache errors raise ``CacheUnavailable``."""
+    adapter = get_adapter(alias)
+    cm = CacheManager(alias)
+    match = match_for(adapter, query=query, namespace=namespace, scope=scope)
+    prefix = site_prefix(adapter)
+    found: list[bytes] = []
+    cursor, deadline = DONE, None if budget is None else time.monotonic() + budget
+    while True:
+        page = cm.run_loudly("list_keys", adapter.list_keys, match, cursor, 1000, PAGE_BUDGET)
+        found += [listed.raw for listed in page.keys if writable(describe_row(adapter, listed, prefix))]
+        cursor = page.cursor
+        if cursor == DONE:
+            return list(dict.fromkeys(found)), True
+        if deadline is not None and time.monotonic() >= deadline:
+            return list(dict.fromkeys(found)), False

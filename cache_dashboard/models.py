@@ -33,6 +33,9 @@ class CacheDashboard(models.Model):
             ("invalidate_key", _("Can invalidate single cache keys")),
             ("invalidate_namespace", _("Can invalidate cache namespaces and patterns")),
             ("change_ttl", _("Can change cache TTLs")),
+            ("view_keys", _("Can browse cache keys and read their values")),
+            ("delete_keys", _("Can delete cache keys from the key browser")),
+            ("change_key_ttl", _("Can change the TTL of a cache key")),
         ]
         verbose_name = _("cache dashboard")
         verbose_name_plural = _("cache dashboard")
@@ -103,6 +106,9 @@ class CacheAuditEntry(models.Model):
         TTL_CHANGE = "ttl_change", _("Change TTL")
         TTL_RESET = "ttl_reset", _("Remove TTL override")
         REMOVE_INVALID = "remove_invalid", _("Remove invalid entry")
+        DELETE_KEY = "delete_key", _("Delete key")
+        DELETE_KEYS = "delete_keys", _("Delete matching keys")
+        KEY_TTL = "key_ttl", _("Change a key's TTL")
 
     id = models.BigAutoField(primary_key=True)
 

@@ -22,6 +22,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, IntegrityError, OperationalError, connections, router, transaction
 
+from cache_dashboard import keyspace
 from cache_dashboard.manager import CacheManager
 from cache_dashboard.models import CacheAuditEntry, TTLOverride, token_of
 
@@ -225,6 +226,34 @@ def remove_invalid_reason(alias: str, reason: str, *, namespace: str | None, use
             detail=f"reason: {reason}",
         )
     )
+
+
+# -- the key browser: raw keys as the server holds them ---------------------------------------------
+def delete_key(alias: str, raw: bytes, *, user: User, actor: str = "") -> bool:
+    """Delete one raw key (the key browser); whether it existed. Recorded when it did."""
+    removed = keyspace.delete_key(alias, raw)
+    if removed:
+        record(user=user, actor=actor, action=Action.DELETE_KEY, alias=alias, key=keyspace.raw_text(raw), count=1)
+    return removed
+
+
+def expire_key(alias: str, raw: bytes, seconds: int | None, *, user: User, actor: str = "") -> bool:
+    """Give one raw key ``seconds`` to live (None: no expiry), its value and type kept."""
+    changed = keyspace.expire_key(alias, raw, seconds)
+    if changed:
+        record(user=user, actor=actor, action=Action.KEY_TTL, alias=alias, key=keyspace.raw_text(raw),
+               seconds=seconds, detail="" if seconds is not None else "no expiry")
+    return changed
+
+
+def delete_matching_keys(alias: str, *, query: str, namespace: str | None, scope: str, user: User,
+                         actor: str = "") -> int:
+    """Delete every writable key a key-browser filter matches now; how many were deleted."""
+    raws, _complete = keyspace.matches(alias, query=query, namespace=namespace, scope=scope)
+    deleted = sum(1 for raw in raws if keyspace.delete_key(alias, raw))
+    record(user=user, actor=actor, action=Action.DELETE_KEYS, alias=alias, namespace=namespace or "",
+           pattern=query, count=deleted, detail=f"scope: {scope}")
+    return deleted
 
 
 #: How long a TTL write keeps trying while other writers hold the database's lock (SQLite).

@@ -17,6 +17,10 @@ from typing import Any
 DONE = ""
 
 
+class BadCursor(ValueError):
+    """A cursor (or key token) that no page of this listing handed out."""
+
+
 @dataclass
 class ListedKey:
     """One key of a listing page."""

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader
 from cache_dashboard.adapters.fastread.redis import RedisCacheReader
-from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
+from cache_dashboard.adapters.listing import DONE, BadCursor, KeyPage, ListedKey, RawValue
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
@@ -262,6 +262,8 @@ class RedisAdapter(Adapter):
         seconds passed. COUNT starts at the page size and grows (to ``SCAN_COUNT``) while a filter
         matches little, so each call stays short for the server; every key a call returns is on
         the page (a SCAN cursor cannot stop inside a call's answer)."""
+        if cursor and not cursor.isdigit():
+            raise BadCursor(cursor)
         client = self.client()
         position = int(cursor) if cursor else 0
         step = max(10, min(count, SCAN_COUNT))

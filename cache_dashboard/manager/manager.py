@@ -501,6 +501,13 @@ class CacheManager:
         at once while the circuit is open, or when ``op`` fails (which the breaker is told)."""
         return quiet(self.alias, default, op, *args)
 
+    def run_loudly(self, operation: str, op: Callable[..., Any], *args: Any, **params: Any) -> Any:
+        """``op(*args)`` (a call the caller must know the outcome of) through the circuit breaker:
+        cache errors become ``CacheUnavailable`` naming ``operation`` (a key of
+        ``exceptions.OPERATIONS``, formatted with ``params``)."""
+        with loud(self.alias, operation, **params):
+            return op(*args)
+
     def get_health(self) -> dict[str, Any]:
         """Health of the alias (never raises, returns within ~HEALTH_TIMEOUT); see ``health``."""
         return health.check(self.alias)

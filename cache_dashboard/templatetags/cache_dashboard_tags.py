@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import template
+from django.utils import formats, timezone
 from django.utils.formats import number_format
 
 from cache_dashboard.formatting import human_duration
@@ -56,3 +58,13 @@ def elapsed(seconds: Any) -> str:
     if value < 60:
         return f"{number_format(value, 1)} s"
     return human_duration(round(value))
+
+
+@register.filter
+def epoch_datetime(seconds: Any) -> Any:
+    """Epoch seconds as a date and time in the server's zone; None → "—"."""
+    try:
+        moment = datetime.datetime.fromtimestamp(float(seconds), tz=datetime.timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "—"
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")

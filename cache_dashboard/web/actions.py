@@ -21,18 +21,21 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
-from cache_dashboard import services
+from cache_dashboard import keyspace, services
 from cache_dashboard.conf import dashboard_aliases, get_setting
 from cache_dashboard.exceptions import CacheUnavailable, UnsupportedOperation
 from cache_dashboard.formatting import describe_error, human_duration
 from cache_dashboard.manager import CacheManager
-from cache_dashboard.web import pages, presenters
+from cache_dashboard.web import keys, pages, presenters
 from cache_dashboard.web.base import DashboardSite
 from cache_dashboard.web.forms import (
     ClearForm,
+    DeleteKeysForm,
     InvalidateKeyForm,
     InvalidateNamespaceForm,
     InvalidatePatternForm,
+    KeyActionForm,
+    KeyTTLForm,
     RemoveInvalidForm,
     RemoveReasonForm,
     TTLOverrideForm,
@@ -40,9 +43,12 @@ from cache_dashboard.web.forms import (
 )
 from cache_dashboard.web.permissions import (
     CLEAR,
+    PERM_CHANGE_KEY_TTL,
     PERM_CHANGE_TTL,
+    PERM_DELETE_KEYS,
     PERM_INVALIDATE_KEY,
     PERM_INVALIDATE_NAMESPACE,
+    PERM_VIEW_KEYS,
     require,
 )
 
@@ -233,6 +239,63 @@ def _clear(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str
     return messages.SUCCESS, _("Everything this site cached in “%(alias)s” was removed.") % {"alias": alias}
 
 
+# -- the key browser ----------------------------------------------------------------------------
+def _writable_key(request: HttpRequest, alias: str, raw: bytes) -> tuple[dict[str, Any] | None, Outcome | None]:
+    """The key's row if the key browser may change it; else what to report (gone, read-only)."""
+    require(request, PERM_VIEW_KEYS)
+    row = keyspace.key_row(alias, raw)
+    if row is None:
+        return None, (messages.WARNING, _("Key “%(key)s” no longer exists in cache “%(alias)s”: nothing changed.")
+                      % {"key": keyspace.raw_text(raw), "alias": alias})
+    if not keyspace.writable(row):
+        return None, (messages.ERROR, _("Key “%(key)s” is not this site's: it is read-only "
+                                        "(KEY_BROWSER_FOREIGN_WRITES is off). Nothing changed.")
+                      % {"key": row["raw"], "alias": alias})
+    return row, None
+
+
+def _delete_key(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    row, refusal = _writable_key(request, alias, data["key"])
+    if row is None:
+        return refusal or (messages.ERROR, "")
+    services.delete_key(alias, data["key"], user=request.user)
+    return messages.SUCCESS, _("Key “%(key)s” deleted from cache “%(alias)s”.") % {"key": row["key"], "alias": alias}
+
+
+def _key_ttl(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    row, refusal = _writable_key(request, alias, data["key"])
+    if row is None:
+        return refusal or (messages.ERROR, "")
+    seconds = data["seconds"]
+    if not services.expire_key(alias, data["key"], seconds, user=request.user):
+        return messages.WARNING, _("Key “%(key)s” no longer exists in cache “%(alias)s”: nothing changed.") % {
+            "key": row["key"], "alias": alias}
+    ttl = _("no expiry") if seconds is None else human_duration(seconds)
+    return messages.SUCCESS, _("Key “%(key)s” of cache “%(alias)s” now expires in %(ttl)s; its value is kept.") % {
+        "key": row["key"], "alias": alias, "ttl": ttl}
+
+
+def _key_ttl_invalid(site: DashboardSite, request: HttpRequest, alias: str, form: forms.Form) -> HttpResponse:
+    errors = "; ".join(" ".join(map(str, errs)) for errs in form.errors.values())
+    messages.error(request, _("The TTL was not changed: %(errors)s") % {"errors": errors})
+    return site.redirect_back(request, site.url("keys", alias=alias))
+
+
+def _delete_keys(site: DashboardSite, request: HttpRequest, alias: str, data: dict[str, Any]) -> Outcome:
+    require(request, PERM_VIEW_KEYS)
+    query, namespace, scope = data["q"], data["namespace"] or "", data["scope"]
+    if not data["confirm"]:
+        return keys.render_delete_keys_confirm(site, request, alias, query=query, namespace=namespace, scope=scope)
+    count = services.delete_matching_keys(alias, query=query, namespace=namespace or None, scope=scope,
+                                          user=request.user)
+    where = {"count": count, "alias": alias, "query": query}
+    if not count:
+        return messages.INFO, _("No key matching “%(query)s” was left in cache “%(alias)s”: nothing deleted.") % where
+    return messages.SUCCESS, ngettext("%(count)d key matching “%(query)s” deleted from cache “%(alias)s”.",
+                                      "%(count)d keys matching “%(query)s” deleted from cache “%(alias)s”.",
+                                      count) % where
+
+
 def _ttl_conflict_text(conflict: services.TTLConflict) -> str:
     """"Changed by X at T since you loaded the page": what a stale TTL form is told."""
     at = conflict.at
@@ -353,6 +416,27 @@ MUTATIONS: dict[str, Mutation] = {
         invalid=lambda site, request, alias, form: pages.render_ttl(site, request, alias, form),
         then="ttl",
         form_kwargs=_ttl_form_kwargs,
+    ),
+    "key_delete": Mutation(
+        perm=PERM_DELETE_KEYS,
+        form=KeyActionForm,
+        perform=_delete_key,
+        invalid=_report_errors(gettext_noop("Nothing deleted: %(errors)s"), "keys"),
+        then="keys",
+    ),
+    "key_ttl": Mutation(
+        perm=PERM_CHANGE_KEY_TTL,
+        form=KeyTTLForm,
+        perform=_key_ttl,
+        invalid=_key_ttl_invalid,
+        then="keys",
+    ),
+    "keys_delete": Mutation(
+        perm=PERM_DELETE_KEYS,
+        form=DeleteKeysForm,
+        perform=_delete_keys,
+        invalid=_report_errors(gettext_noop("Nothing deleted: %(errors)s"), "keys"),
+        then="keys",
     ),
     "ttl_reset": Mutation(
         perm=PERM_CHANGE_TTL,

@@ -19,10 +19,10 @@ from cache_dashboard.overview import WINDOWS
 from cache_dashboard.web.permissions import dashboard_permissions
 
 #: Tabs and page links of the frame, by URL name.
-PAGES = ("overview", "invalid", "ttl", "invalidate", "clear", "audit")
+PAGES = ("overview", "invalid", "keys", "ttl", "invalidate", "clear", "audit")
 #: Where the frame's forms post, by URL name.
 ACTIONS = ("invalidate_key", "invalidate_namespace", "invalidate_pattern", "clear", "remove_invalid", "remove_reason",
-           "ttl", "ttl_reset")
+           "ttl", "ttl_reset", "key_delete", "key_ttl", "keys_delete")
 
 
 class DashboardResponse(TemplateResponse):

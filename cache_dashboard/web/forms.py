@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from cache_dashboard.keys import glob_matcher, normalize_key, normalize_namespace
+from cache_dashboard.keyspace import BadCursor, decode_token
 from cache_dashboard.models import TTL_MAX_SECONDS, TTL_MIN_SECONDS, TTLOverride
 
 #: memcached's limit, and far more than any sane key; also bounds what we echo back in messages.
@@ -281,3 +282,97 @@ class TTLResetForm(TTLVersionMixin):
     is accepted (an override saved before the names were checked must stay removable)."""
 
     name = forms.CharField(label=_("Name"), max_length=200, strip=False)
+
+
+# -- the key browser -----------------------------------------------------------------------------
+#: Longest glob the key browser takes.
+MAX_QUERY_LENGTH = 500
+#: Longest TTL the key browser sets: ten years, in seconds.
+KEY_TTL_MAX = 10 * 365 * 86400
+
+
+def validate_query(value: str) -> None:
+    """A key-browser glob: any printable text (spaces too: raw keys of other clients may hold them)."""
+    for char in value:
+        if char != " " and (char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")):
+            raise ValidationError(_("Control characters are not allowed (found %(char)s)."), code="invalid_char",
+                                  params={"char": repr(char)})
+
+
+class KeyFilterForm(forms.Form):
+    """The key browser's filter (GET): a glob, a namespace, whose keys, and where the page starts."""
+
+    q = forms.CharField(label=_("Keys matching"), required=False, strip=False, max_length=MAX_QUERY_LENGTH,
+                        validators=[validate_query],
+                        help_text=_("A glob on the key as the application wrote it: * any text, ? one character, "
+                                    "[abc] one of them."))
+    namespace = forms.ChoiceField(label=_("Namespace"), required=False)
+    scope = forms.ChoiceField(label=_("Keys"), required=False,
+                              choices=[("site", _("This site's keys")), ("all", _("Every key on the server"))])
+    cursor = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, namespaces: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "namespace", _choices(namespaces, blank=str(_("Any (or none)"))))
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"] or "*"
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data["scope"] or "site"
+
+
+class KeyTokenField(forms.CharField):
+    """A raw key as the pages hand it out (URL-safe base64 of its bytes)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 4000)
+        kwargs.setdefault("widget", forms.HiddenInput)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        try:
+            return decode_token(text)
+        except BadCursor as exc:
+            raise ValidationError(_("Not a key of this page."), code="bad_token") from exc
+
+
+class KeyActionForm(AliasFormMixin):
+    """Delete one key of the key browser."""
+
+    key = KeyTokenField()
+
+
+class KeyTTLForm(KeyActionForm):
+    """Give one key a new TTL (its value and type kept), or none."""
+
+    seconds = forms.IntegerField(label=_("New TTL (seconds)"), required=False, min_value=1, max_value=KEY_TTL_MAX)
+    persist = forms.BooleanField(label=_("No expiry"), required=False)
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean() or {}
+        if data.get("persist"):
+            data["seconds"] = None
+        elif data.get("seconds") is None and "seconds" not in self.errors:
+            self.add_error("seconds", ValidationError(_("Give the seconds, or tick “No expiry”."), code="required"))
+        return data
+
+
+class DeleteKeysForm(AliasFormMixin):
+    """Delete every key the key browser's filter matches (shown first, with the count)."""
+
+    q = forms.CharField(required=False, strip=False, max_length=MAX_QUERY_LENGTH, validators=[validate_query])
+    namespace = forms.ChoiceField(required=False)
+    scope = forms.ChoiceField(required=False, choices=[("site", "site"), ("all", "all")])
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self, "namespace", _choices(self.namespaces, blank=""))
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"] or "*"
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data["scope"] or "site"

@@ -17,6 +17,9 @@ PERM_VIEW = "cache_dashboard.view_dashboard"
 PERM_INVALIDATE_KEY = "cache_dashboard.invalidate_key"
 PERM_INVALIDATE_NAMESPACE = "cache_dashboard.invalidate_namespace"
 PERM_CHANGE_TTL = "cache_dashboard.change_ttl"
+PERM_VIEW_KEYS = "cache_dashboard.view_keys"
+PERM_DELETE_KEYS = "cache_dashboard.delete_keys"
+PERM_CHANGE_KEY_TTL = "cache_dashboard.change_key_ttl"
 #: Not a stored permission: superusers only.
 CLEAR = "clear"
 
@@ -42,6 +45,9 @@ def dashboard_permissions(user: Any) -> dict[str, bool]:
         "invalidate_key": user_can(user, PERM_INVALIDATE_KEY),
         "invalidate_namespace": user_can(user, PERM_INVALIDATE_NAMESPACE),
         "change_ttl": user_can(user, PERM_CHANGE_TTL),
+        "view_keys": user_can(user, PERM_VIEW_KEYS),
+        "delete_keys": user_can(user, PERM_DELETE_KEYS) and user_can(user, PERM_VIEW_KEYS),
+        "change_key_ttl": user_can(user, PERM_CHANGE_KEY_TTL) and user_can(user, PERM_VIEW_KEYS),
         "clear": user_can(user, CLEAR),
     }
 

@@ -18,7 +18,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 
 from cache_dashboard.conf import dashboard_aliases
-from cache_dashboard.web import actions, pages
+from cache_dashboard.web import actions, keys, pages
 from cache_dashboard.web.base import DashboardResponse, DashboardSite
 
 Page = Callable[[DashboardSite, HttpRequest], HttpResponse]
@@ -70,6 +70,11 @@ ROUTES: list[tuple[str, str, Page]] = [
     ("invalidate/pattern/", "invalidate_pattern", _action("invalidate_pattern", page="invalidate")),
     ("clear/", "clear", _page(pages.clear, post="clear")),
     ("audit/", "audit", _page(pages.audit)),
+    ("keys/", "keys", _page(keys.keys)),
+    ("keys/key/", "key", _page(keys.key)),
+    ("keys/delete/", "key_delete", _action("key_delete", page="keys")),
+    ("keys/ttl/", "key_ttl", _action("key_ttl", page="keys")),
+    ("keys/delete-matching/", "keys_delete", _action("keys_delete", page="keys")),
 ]
 
 

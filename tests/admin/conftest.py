@@ -15,6 +15,9 @@ VIEW = "view_dashboard"
 KEY = "invalidate_key"
 NAMESPACE = "invalidate_namespace"
 TTL = "change_ttl"
+VIEW_KEYS = "view_keys"
+DELETE_KEYS = "delete_keys"
+KEY_TTL = "change_key_ttl"
 
 #: role -> (is_staff, is_superuser, permission codenames)
 ROLES: dict[str, tuple[bool, bool, tuple[str, ...]]] = {
@@ -25,6 +28,10 @@ ROLES: dict[str, tuple[bool, bool, tuple[str, ...]]] = {
     "namespace": (True, False, (VIEW, NAMESPACE)),
     "ttl": (True, False, (VIEW, TTL)),
     "key_without_view": (True, False, (KEY, NAMESPACE, TTL)),
+    "keys_view": (True, False, (VIEW, VIEW_KEYS)),
+    "keys_delete": (True, False, (VIEW, VIEW_KEYS, DELETE_KEYS)),
+    "keys_ttl": (True, False, (VIEW, VIEW_KEYS, KEY_TTL)),
+    "keys_without_browse": (True, False, (VIEW, DELETE_KEYS, KEY_TTL)),
     "superuser": (True, True, ()),
 }
 
