@@ -3,6 +3,7 @@ suite has its own settings, tests/demo/settings.py). Cache aliases for real serv
 tests/conftest.py."""
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -51,7 +52,8 @@ TEMPLATES = [
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.environ.get("CD_TEST_DATABASE") or BASE_DIR / "test.sqlite3",
                          "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF"},
-                         "TEST": {"NAME": BASE_DIR / "test-db.sqlite3"}}}
+                         # One file per test run (two runs in one checkout must not share it).
+                         "TEST": {"NAME": Path(tempfile.gettempdir()) / f"cd-test-db-{os.getpid()}.sqlite3"}}}
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "artifacts" / "static"
 LANGUAGES = [("en", "English"), ("es", "Español")]
