@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from urllib.parse import quote
 
 from django import template
 from django.utils import formats, timezone
@@ -68,3 +69,11 @@ def epoch_datetime(seconds: Any) -> Any:
     except (TypeError, ValueError, OverflowError, OSError):
         return "—"
     return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+@register.filter
+def query_value(value: Any) -> str:
+    """A value for a URL's query string, as the dashboard's own URLs write it: a stored lone
+    surrogate goes as its ``\\udXXX`` escape (``urlencode`` would fail the whole page)."""
+    text = str(value).encode("utf-8", "backslashreplace").decode()
+    return quote(text, safe="")

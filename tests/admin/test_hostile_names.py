@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 #: What ``json.loads('"x\\ud800y"')`` returns: UTF-8 cannot encode it.
 SURROGATE = "x\ud800y"
 ESCAPED = "x\\ud800y"
-PAGES = ["overview", "overview_json", "invalid", "ttl", "invalidate", "clear"]
+PAGES = ["overview", "overview_json", "invalid", "keys", "ttl", "invalidate", "clear"]
 
 
 @pytest.mark.parametrize("alias", CONTRACT_ALIASES)
