@@ -276,6 +276,15 @@ def delete_key(alias: str, raw: bytes) -> bool:
     return bool(CacheManager(alias).run_loudly("delete_key", get_adapter(alias).delete_raw, raw, key=raw_text(raw)))
 
 
+def delete_keys(alias: str, raws: list[bytes]) -> int:
+    """Delete raw keys, in batches; how many existed. Cache errors raise ``CacheUnavailable``."""
+    adapter, cm, deleted = get_adapter(alias), CacheManager(alias), 0
+    for start in range(0, len(raws), 1000):
+        deleted += int(cm.run_loudly("delete_key", adapter.delete_raw_many, raws[start:start + 1000],
+                                     key=raw_text(raws[start])))
+    return deleted
+
+
 def expire_key(alias: str, raw: bytes, seconds: int | None) -> bool:
     """Give one raw key ``seconds`` to live (None: no expiry), value and type kept."""
     return bool(CacheManager(alias).run_loudly("expire_key", get_adapter(alias).expire_raw, raw, seconds,

@@ -250,7 +250,7 @@ def delete_matching_keys(alias: str, *, query: str, namespace: str | None, scope
                          actor: str = "") -> int:
     """Delete every writable key a key-browser filter matches now; how many were deleted."""
     raws, _complete = keyspace.matches(alias, query=query, namespace=namespace, scope=scope)
-    deleted = sum(1 for raw in raws if keyspace.delete_key(alias, raw))
+    deleted = keyspace.delete_keys(alias, raws)
     record(user=user, actor=actor, action=Action.DELETE_KEYS, alias=alias, namespace=namespace or "",
            pattern=query, count=deleted, detail=f"scope: {scope}")
     return deleted

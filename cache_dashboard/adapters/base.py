@@ -311,6 +311,10 @@ class Adapter:
         """Delete the raw key; whether it existed."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
+    def delete_raw_many(self, raws: list[bytes]) -> int:
+        """Delete raw keys; how many existed (one round trip per batch where the backend can)."""
+        return sum(1 for raw in raws if self.delete_raw(raw))
+
     def expire_raw(self, raw: bytes, seconds: int | None) -> bool:
         """Give the raw key ``seconds`` more to live (None: no expiry), its value and type kept;
         whether it existed."""
