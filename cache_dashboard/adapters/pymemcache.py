@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from django.core.checks import CheckMessage, Warning
@@ -19,7 +19,7 @@ from cache_dashboard.adapters import metadump
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader, key_maker
 from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
-from cache_dashboard.adapters.listing import KeyPage, ListedKey
+from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
 from cache_dashboard.exceptions import CacheDashboardError, UnsupportedOperation, gettext_noop
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import glob_matcher
@@ -45,10 +45,12 @@ WRITER_ATTR = "_cache_dashboard_writer"
 MAX_KEY_PREFIX = 60
 #: The first memcached with ``lru_crawler metadump``.
 METADUMP_SINCE = (1, 4, 31)
-#: Longest a key browser's socket waits on a server per call (a page's budget can be shorter).
+#: Longest a key browser's socket or client waits on a server per call (a page's budget can be shorter).
 LISTING_TIMEOUT = 2.0
 #: The shortest such wait, whatever the budget (a budget of 0 still reads one line).
 LISTING_MIN_TIMEOUT = 0.5
+#: Memcached reads expiry times over 30 days as Unix times.
+RELATIVE_EXPIRY_LIMIT = 30 * 24 * 3600
 
 KEYS_TOO_OLD = gettext_noop(
     "memcached %(version)s at %(server)s cannot list its keys: the key browser needs lru_crawler "
@@ -71,6 +73,9 @@ def _server_tuple(server: str) -> Any:
     return (host or server, int(port) if port.isdigit() else 11211)
 
 
+_T = TypeVar("_T")
+
+
 def _single(hashed: Any) -> Any:
     """The client of the one live server of ``hashed`` (a ``HashClient``), or None (several, or
     one marked dead: HashClient's own routing and retries apply)."""
@@ -82,7 +87,7 @@ def _single(hashed: Any) -> Any:
 
 class PyMemcacheAdapter(Adapter):
     name = "memcached"
-    capabilities = Capabilities(server_stats=True)
+    capabilities = Capabilities(server_stats=True, key_browsing=True)
     timeout_options: ClassVar[tuple[str, ...]] = ("timeout", "connect_timeout")
     fast_reader: ClassVar[FastReader | None] = PyMemcacheReader()
 
@@ -295,6 +300,62 @@ class PyMemcacheAdapter(Adapter):
             return UnsupportedOperation(KEYS_CRAWLER_OFF, params)
         return UnsupportedOperation(KEYS_REFUSED, params)
 
+    def read_key(self, raw: bytes, limit: int, cursor: str = DONE) -> RawValue | None:
+        """The value's first ``limit`` bytes as the server holds them, read by a client of our own
+        without serde (nothing is unpickled), from the first server that has it (the one the
+        backend's hashing picks, first); its TTL (``mg <key> t``) and size (``me <key>``, the
+        listing's measure) where the server says (1.6 and later), else NaN and None."""
+        found = self._each_server(raw, lambda client: _read(client, raw, limit), every=False)
+        return found[0] if found else None
+
+    def delete_raw(self, raw: bytes) -> bool:
+        """Delete ``raw`` on every server that has it, with clients of our own: a key written by
+        another client's hashing, or while a server was marked dead, can be on any of the pool."""
+        return bool(self._each_server(raw, lambda client: client.delete(raw, noreply=False) or None, every=True))
+
+    def expire_raw(self, raw: bytes, seconds: int | None) -> bool:
+        """``touch`` on every server that has it: the value kept, ``seconds`` more to live (None:
+        no expiry, memcached's 0)."""
+        expire = _expiry(seconds)
+        return bool(self._each_server(raw, lambda client: client.touch(raw, expire, noreply=False) or None,
+                                      every=True))
+
+    def _each_server(self, raw: bytes, act: Callable[[Any], _T | None], every: bool) -> list[_T]:
+        """What ``act(client)`` found (not None) on the servers that may hold ``raw``, a client of
+        our own each: all of them with ``every``, else up to the first that found it. A failing
+        server is passed over; its error is raised when no server found anything."""
+        from pymemcache.exceptions import MemcacheError
+
+        found: list[_T] = []
+        failure: Exception | None = None
+        for server in self._servers_for(raw):
+            try:
+                with _own_client(server) as client:
+                    result = act(client)
+            except (OSError, MemcacheError) as exc:
+                failure = failure or exc
+                continue
+            if result is not None:
+                found.append(result)
+                if not every:
+                    break
+        if not found and failure is not None:
+            raise failure
+        return found
+
+    def _servers_for(self, raw: bytes) -> list[str]:
+        """The alias's servers, the one the backend's hashing picks for ``raw`` first (where the
+        site reads it). Any order for a key the backend could not have written (not UTF-8)."""
+        servers = self.servers()
+        if len(servers) < 2:
+            return servers
+        try:
+            hashed: Any = self.cache._cache  # type: ignore[attr-defined]  # BaseCache has no _cache
+            picked = hashed.clients[hashed.hasher.get_node(raw.decode("utf-8"))].server
+        except (AttributeError, KeyError, TypeError, UnicodeDecodeError):  # a client of the user's own
+            return servers
+        return sorted(servers, key=lambda server: _server_tuple(server) != picked)
+
     def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
         summary = super().summarize_server(row)
         summary.update({ours: row.get(theirs) for theirs, ours in _SUMMARY.items()})
@@ -395,10 +456,43 @@ def _encoded(literal: str) -> bytes:
 
 
 def _number(text: bytes | str | None, default: float) -> float:
+    """A number the server wrote, or ``default`` where it wrote none (or something else)."""
     try:
         return float(text) if text is not None else default
     except ValueError:
         return default
+
+
+def _read(client: Any, raw: bytes, limit: int) -> RawValue | None:
+    value = client.get(raw)
+    if value is None:
+        return None
+    ttl, size = _item_facts(client, raw)
+    return RawValue(raw=raw, ttl=ttl, size=size, length=len(value), payload=value[: max(0, limit)])
+
+
+def _item_facts(client: Any, raw: bytes) -> tuple[float | None, int | None]:
+    """``(ttl, size)`` of an item: ``mg <key> t`` (``HD t<seconds left or -1>``) and ``me <key>``
+    (``ME <key> … size=<bytes>``; its ``exp`` is not used: 1.6.18 writes it negated); NaN and
+    None where the server does not say (before 1.6: no meta commands)."""
+    from pymemcache.exceptions import MemcacheError
+
+    try:
+        meta = client.raw_command(b"mg " + raw + b" t").split()
+        debug = metadump.fields(client.raw_command(b"me " + raw))
+    except MemcacheError:
+        return math.nan, None
+    left = next((_number(token[1:], math.nan) for token in meta[1:] if token.startswith(b"t")), math.nan)
+    size = _number(debug.get(b"size"), math.nan)
+    return (None if left == -1 else left), (None if math.isnan(size) else int(size))
+
+
+def _expiry(seconds: int | None) -> int:
+    """Seconds to live as memcached's exptime: 0 never expires; over 30 days, a Unix time."""
+    if seconds is None:
+        return 0
+    seconds = max(1, int(seconds))
+    return seconds + int(time.time()) if seconds > RELATIVE_EXPIRY_LIMIT else seconds
 
 
 @contextmanager
@@ -409,3 +503,15 @@ def _socket(server: str, timeout: float) -> Iterator[socket.socket]:
         yield sock
     finally:
         sock.close()
+
+
+@contextmanager
+def _own_client(server: str) -> Iterator[Any]:
+    """A pymemcache client of our own for ``server``, without serde (values stay bytes)."""
+    from pymemcache.client.base import Client
+
+    client = Client(_server_tuple(server), connect_timeout=LISTING_TIMEOUT, timeout=LISTING_TIMEOUT)
+    try:
+        yield client
+    finally:
+        client.close()
