@@ -1,16 +1,28 @@
-"""PyMemcacheCache: atomic add/incr, no key listing, ``stats`` per server of the pool."""
+"""PyMemcacheCache: atomic add/incr, ``stats`` per server of the pool, no pattern deletes, and a
+key browser through ``lru_crawler metadump`` (see ``adapters.metadump``)."""
 
 from __future__ import annotations
 
+import math
+import re
+import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import unquote_to_bytes
 
 from django.core.checks import CheckMessage, Warning
 
+from cache_dashboard.adapters import metadump
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader, key_maker
 from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
+from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
+from cache_dashboard.exceptions import CacheDashboardError, UnsupportedOperation, gettext_noop
 from cache_dashboard.formatting import hit_ratio
+from cache_dashboard.keys import glob_matcher
 
 STATS_FIELDS = (
     "version", "uptime", "curr_items", "bytes", "limit_maxbytes",
@@ -31,6 +43,27 @@ _SUMMARY = {
 WRITER_ATTR = "_cache_dashboard_writer"
 #: Longest KEY_PREFIX that leaves room for our keys within memcached's 250-byte limit.
 MAX_KEY_PREFIX = 60
+#: The first memcached with ``lru_crawler metadump``.
+METADUMP_SINCE = (1, 4, 31)
+#: Longest a key browser's socket or client waits on a server per call (a page's budget can be shorter).
+LISTING_TIMEOUT = 2.0
+#: The shortest such wait, whatever the budget (a budget of 0 still reads one line).
+LISTING_MIN_TIMEOUT = 0.5
+#: Memcached reads expiry times over 30 days as Unix times.
+RELATIVE_EXPIRY_LIMIT = 30 * 24 * 3600
+
+KEYS_TOO_OLD = gettext_noop(
+    "memcached %(version)s at %(server)s cannot list its keys: the key browser needs lru_crawler "
+    "metadump, in memcached 1.4.31 and later."
+)
+KEYS_CRAWLER_OFF = gettext_noop(
+    "memcached at %(server)s cannot list its keys: its LRU crawler is off (started with -o no_lru_crawler). "
+    "Turn it on with the command “lru_crawler enable”, or restart memcached without that option."
+)
+KEYS_REFUSED = gettext_noop("memcached at %(server)s refused to list its keys: “%(answer)s”.")
+KEYS_BUSY = gettext_noop(
+    "memcached at %(server)s is busy with another key listing or crawl; try again in a moment."
+)
 
 
 def _server_tuple(server: str) -> Any:
@@ -38,6 +71,9 @@ def _server_tuple(server: str) -> Any:
         return server[5:]
     host, _, port = server.rpartition(":")
     return (host or server, int(port) if port.isdigit() else 11211)
+
+
+_T = TypeVar("_T")
 
 
 def _single(hashed: Any) -> Any:
@@ -51,7 +87,7 @@ def _single(hashed: Any) -> Any:
 
 class PyMemcacheAdapter(Adapter):
     name = "memcached"
-    capabilities = Capabilities(server_stats=True)
+    capabilities = Capabilities(server_stats=True, key_browsing=True)
     timeout_options: ClassVar[tuple[str, ...]] = ("timeout", "connect_timeout")
     fast_reader: ClassVar[FastReader | None] = PyMemcacheReader()
 
@@ -169,6 +205,157 @@ class PyMemcacheAdapter(Adapter):
             call("delete", False, entry, noreply=True)
         call("delete", False, lock, noreply=True)
 
+    # -- the key browser: lru_crawler metadump, a server at a time, on sockets of our own ----------
+    def list_keys(self, match: str, cursor: str, count: int, budget: float) -> KeyPage:
+        """About ``count`` keys matching ``match``, from ``cursor`` on, a server after another.
+
+        The cursor is ``<server index>:<lines of its dump consumed>:<the last one's key>``. A dump
+        cannot resume, so a page re-reads its server's dump from the start and skips what earlier
+        pages consumed (``adapters.metadump``): a page costs up to one dump of its server, and a
+        key that moves in the server's LRU between pages can show twice or be missed (so can one
+        read in the last second, which memcached leaves out of a dump). Whatever ``budget``, the
+        skip is done and one line more is read, so every page moves on."""
+        servers = self.servers()
+        index, position, anchor = _read_cursor(cursor)
+        page = KeyPage()
+        walk = _Walk(match, max(1, count), time.monotonic() + max(0.0, budget), page)
+        timeout = max(LISTING_MIN_TIMEOUT, min(budget, LISTING_TIMEOUT))
+        while index < len(servers):
+            label = self.mask(servers[index]) if len(servers) > 1 else ""
+            stopped = self._list_server(servers[index], label, walk, position, anchor, timeout)
+            if stopped is not None:
+                page.cursor = f"{index}:{stopped}"
+                return page
+            index, position, anchor = index + 1, 0, b""
+            if walk.stopped and index < len(servers):
+                page.cursor = f"{index}:0:"
+                return page
+        return page
+
+    def _list_server(self, server: str, label: str, walk: _Walk, position: int, anchor: bytes,
+                     timeout: float) -> str | None:
+        """Walk one server's dump from where ``position`` and ``anchor`` say into the page; where
+        it stopped (``<lines>:<anchor>``), or None when its dump was read to the end."""
+        with self._dump(server, timeout) as (dump, lag):
+            dump.resume(position, anchor)
+            walk.page.scanned += dump.position
+            while (line := dump.next_line()) is not None:
+                walk.page.scanned += 1
+                listed = _listed(line, walk, label, lag)
+                if listed is not None:
+                    walk.page.keys.append(listed)
+                if walk.done():
+                    if dump.finished():
+                        return None
+                    return f"{dump.position}:{metadump.key_field(dump.last).decode('ascii')}"
+        return None
+
+    @contextmanager
+    def _dump(self, server: str, timeout: float) -> Iterator[tuple[metadump.Dump, float]]:
+        """The server's dump, and how far its clock is behind ours (seconds: its epoch times + lag
+        are ours). ``stats`` first: the version (an old server's ``ERROR`` explained) and the time."""
+        with _socket(server, timeout) as sock:
+            found = metadump.stats(sock)
+            too_old = self._too_old(server, found.get("version", ""))
+            if too_old is not None:
+                raise too_old
+            lag = time.time() - _number(found.get("time"), time.time())
+            try:
+                dump = metadump.start(sock)
+            except metadump.Refused as exc:
+                raise self._refusal(server, exc) from exc
+            yield dump, lag
+
+    def listing_problem(self) -> str | None:
+        """Why the keys cannot be listed: a server older than 1.4.31, or with its LRU crawler
+        off (asked with ``stats`` and ``stats settings``; nothing is crawled). A server that does
+        not answer is the health report's matter (listing it raises the error)."""
+        for server in self.servers():
+            try:
+                problem = self._server_problem(server)
+            except (OSError, metadump.Refused):
+                continue
+            if problem is not None:
+                return str(problem)
+        return None
+
+    def _server_problem(self, server: str) -> UnsupportedOperation | None:
+        with _socket(server, LISTING_TIMEOUT) as sock:
+            problem = self._too_old(server, metadump.stats(sock).get("version", ""))
+            if problem is None and metadump.stats(sock, b"settings").get("lru_crawler") == "no":
+                problem = UnsupportedOperation(KEYS_CRAWLER_OFF, {"server": self.mask(server)})
+            return problem
+
+    def _too_old(self, server: str, found: str) -> UnsupportedOperation | None:
+        if metadump.version(found) >= METADUMP_SINCE:
+            return None
+        return UnsupportedOperation(KEYS_TOO_OLD, {"server": self.mask(server), "version": found or "?"})
+
+    def _refusal(self, server: str, exc: metadump.Refused) -> CacheDashboardError:
+        """The server's refusal of a dump, as staff should read it (translated when shown)."""
+        params = {"server": self.mask(server), "answer": exc.answer}
+        if isinstance(exc, metadump.Busy):
+            return CacheDashboardError(KEYS_BUSY, params)
+        if "disabled" in exc.answer:  # "CLIENT_ERROR lru crawler disabled"
+            return UnsupportedOperation(KEYS_CRAWLER_OFF, params)
+        return UnsupportedOperation(KEYS_REFUSED, params)
+
+    def read_key(self, raw: bytes, limit: int, cursor: str = DONE) -> RawValue | None:
+        """The value's first ``limit`` bytes as the server holds them, read by a client of our own
+        without serde (nothing is unpickled), from the first server that has it (the one the
+        backend's hashing picks, first); its TTL (``mg <key> t``) and size (``me <key>``, the
+        listing's measure) where the server says (1.6 and later), else NaN and None."""
+        found = self._each_server(raw, lambda client: _read(client, raw, limit), every=False)
+        return found[0] if found else None
+
+    def delete_raw(self, raw: bytes) -> bool:
+        """Delete ``raw`` on every server that has it, with clients of our own: a key written by
+        another client's hashing, or while a server was marked dead, can be on any of the pool."""
+        return bool(self._each_server(raw, lambda client: client.delete(raw, noreply=False) or None, every=True))
+
+    def expire_raw(self, raw: bytes, seconds: int | None) -> bool:
+        """``touch`` on every server that has it: the value kept, ``seconds`` more to live (None:
+        no expiry, memcached's 0)."""
+        expire = _expiry(seconds)
+        return bool(self._each_server(raw, lambda client: client.touch(raw, expire, noreply=False) or None,
+                                      every=True))
+
+    def _each_server(self, raw: bytes, act: Callable[[Any], _T | None], every: bool) -> list[_T]:
+        """What ``act(client)`` found (not None) on the servers that may hold ``raw``, a client of
+        our own each: all of them with ``every``, else up to the first that found it. A failing
+        server is passed over; its error is raised when no server found anything."""
+        from pymemcache.exceptions import MemcacheError
+
+        found: list[_T] = []
+        failure: Exception | None = None
+        for server in self._servers_for(raw):
+            try:
+                with _own_client(server) as client:
+                    result = act(client)
+            except (OSError, MemcacheError) as exc:
+                failure = failure or exc
+                continue
+            if result is not None:
+                found.append(result)
+                if not every:
+                    break
+        if not found and failure is not None:
+            raise failure
+        return found
+
+    def _servers_for(self, raw: bytes) -> list[str]:
+        """The alias's servers, the one the backend's hashing picks for ``raw`` first (where the
+        site reads it). Any order for a key the backend could not have written (not UTF-8)."""
+        servers = self.servers()
+        if len(servers) < 2:
+            return servers
+        try:
+            hashed: Any = self.cache._cache  # type: ignore[attr-defined]  # BaseCache has no _cache
+            picked = hashed.clients[hashed.hasher.get_node(raw.decode("utf-8"))].server
+        except (AttributeError, KeyError, TypeError, UnicodeDecodeError):  # a client of the user's own
+            return servers
+        return sorted(servers, key=lambda server: _server_tuple(server) != picked)
+
     def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
         summary = super().summarize_server(row)
         summary.update({ours: row.get(theirs) for theirs, ours in _SUMMARY.items()})
@@ -183,3 +370,148 @@ class PyMemcacheAdapter(Adapter):
                 "limited to 250 bytes, which leaves too little room for cache_dashboard's keys.",
                 id="cache_dashboard.W004",
             )
+
+
+# -- the key browser's parts -----------------------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    """One page of a listing under way: its filter, the page, and when it must stop."""
+
+    match: str
+    count: int
+    deadline: float
+    page: KeyPage
+    stopped: bool = False
+
+    def __post_init__(self) -> None:
+        literal, rest = _split_glob(self.match)
+        #: Every line of a matching key starts with it: ``key=`` and the literal, as the dump encodes keys.
+        self.head = b"key=" + _encoded(literal)
+        #: The whole test of a decoded key; None when the head says it all (an ASCII literal, then ``*``).
+        self.matches: Callable[[str], bool] | None = glob_matcher(self.match)
+        if rest == "*" and literal.isascii():
+            self.matches = None
+
+    def done(self) -> bool:
+        """Whether the page is full or out of time (then marked so)."""
+        if len(self.page.keys) >= self.count:
+            self.stopped = True
+        elif time.monotonic() >= self.deadline:
+            self.stopped = self.page.out_of_time = True
+        return self.stopped
+
+
+def _read_cursor(cursor: str) -> tuple[int, int, bytes]:
+    """``(server index, dump lines consumed, key of the last)`` of a listing cursor (DONE: the start)."""
+    if not cursor:
+        return 0, 0, b""
+    parts = _CURSOR.fullmatch(cursor)
+    if parts is None:
+        raise ValueError(f"not a memcached listing cursor: {cursor!r}")
+    return int(parts[1]), int(parts[2]), parts[3].encode("ascii")
+
+
+#: What :meth:`PyMemcacheAdapter.list_keys` returns as a cursor (memcached URI-encodes the key).
+_CURSOR = re.compile(r"(\d+):(\d+):([A-Za-z0-9%._~-]*)", re.ASCII)
+
+
+def _listed(line: bytes, walk: _Walk, server: str, lag: float) -> ListedKey | None:
+    """The dump line's key when it matches and has not expired, else None."""
+    if not line.startswith(walk.head):  # cheap: most lines of a server shared with other sites
+        return None
+    raw = unquote_to_bytes(metadump.key_field(line))
+    if walk.matches is not None and not walk.matches(raw.decode("utf-8", "surrogateescape")):
+        return None
+    expires, accessed, size = metadump.item_facts(line)
+    if expires is None:
+        ttl: float | None = math.nan
+    else:
+        ttl = None if expires == -1 else expires + lag - time.time()
+        if ttl is not None and ttl <= 0:  # expired, not reclaimed yet: gone for every reader
+            return None
+    return ListedKey(raw=raw, ttl=ttl, size=size, server=server,
+                     last_access=None if accessed is None else accessed + lag)
+
+
+def _split_glob(match: str) -> tuple[str, str]:
+    """``(literal, rest)``: what every match of the glob ``match`` starts with (up to its first
+    wildcard, escapes undone), and the glob from that wildcard on."""
+    literal, at = [], 0
+    while at < len(match) and match[at] not in "*?[":
+        if match[at] == "\\" and at + 1 < len(match):
+            at += 1
+        literal.append(match[at])
+        at += 1
+    return "".join(literal), match[at:]
+
+
+def _encoded(literal: str) -> bytes:
+    """A key's beginning as the dump writes it (b"" for a lone surrogate: no decoded key holds one)."""
+    try:
+        return metadump.encoded(literal.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return b""
+
+
+def _number(text: bytes | str | None, default: float) -> float:
+    """A number the server wrote, or ``default`` where it wrote none (or something else)."""
+    try:
+        return float(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _read(client: Any, raw: bytes, limit: int) -> RawValue | None:
+    value = client.get(raw)
+    if value is None:
+        return None
+    ttl, size = _item_facts(client, raw)
+    return RawValue(raw=raw, ttl=ttl, size=size, length=len(value), payload=value[: max(0, limit)])
+
+
+def _item_facts(client: Any, raw: bytes) -> tuple[float | None, int | None]:
+    """``(ttl, size)`` of an item: ``mg <key> t`` (``HD t<seconds left or -1>``) and ``me <key>``
+    (``ME <key> … size=<bytes>``; its ``exp`` is not used: 1.6.18 writes it negated); NaN and
+    None where the server does not say (before 1.6: no meta commands)."""
+    from pymemcache.exceptions import MemcacheError
+
+    try:
+        meta = client.raw_command(b"mg " + raw + b" t").split()
+        debug = metadump.fields(client.raw_command(b"me " + raw))
+    except MemcacheError:
+        return math.nan, None
+    left = next((_number(token[1:], math.nan) for token in meta[1:] if token.startswith(b"t")), math.nan)
+    size = _number(debug.get(b"size"), math.nan)
+    return (None if left == -1 else left), (None if math.isnan(size) else int(size))
+
+
+def _expiry(seconds: int | None) -> int:
+    """Seconds to live as memcached's exptime: 0 never expires; over 30 days, a Unix time."""
+    if seconds is None:
+        return 0
+    seconds = max(1, int(seconds))
+    return seconds + int(time.time()) if seconds > RELATIVE_EXPIRY_LIMIT else seconds
+
+
+@contextmanager
+def _socket(server: str, timeout: float) -> Iterator[socket.socket]:
+    """A plain socket of our own to ``server``, closed after use."""
+    sock = metadump.connect(_server_tuple(server), timeout)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+@contextmanager
+def _own_client(server: str) -> Iterator[Any]:
+    """A pymemcache client of our own for ``server``, without serde (values stay bytes)."""
+    from pymemcache.client.base import Client
+
+    client = Client(_server_tuple(server), connect_timeout=LISTING_TIMEOUT, timeout=LISTING_TIMEOUT)
+    try:
+        yield client
+    finally:
+        client.close()

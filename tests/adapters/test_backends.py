@@ -77,7 +77,8 @@ def test_dummy_backend_fails_open_and_says_so(servers: object) -> None:
     ("dummy", "dummy", {"stores_values": False, "shared_stats": False}),
     ("redis", "redis", {"pattern_invalidation": True, "server_stats": True, "physical_purge": True}),
     ("django_redis", "django_redis", {"pattern_invalidation": True, "server_stats": True}),
-    ("memcached", "memcached", {"pattern_invalidation": False, "server_stats": True, "shared_stats": True}),
+    ("memcached", "memcached", {"pattern_invalidation": False, "server_stats": True, "shared_stats": True,
+                                "key_browsing": True}),
 ])
 def test_adapter_capabilities(alias: str, name: str, capabilities: dict, servers: object) -> None:
     require(alias, servers)  # type: ignore[arg-type]
