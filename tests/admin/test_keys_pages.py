@@ -172,3 +172,25 @@ def test_namespace_rows_and_the_invalidate_tab_link_to_the_keys(client_for: Any)
     invalidate = client_for("keys_view").get(reverse("admin:cache_dashboard_invalidate")).content.decode()
     assert "data-cd-show-keys" in invalidate
     assert "data-cd-show-keys" not in client_for("view").get(reverse("admin:cache_dashboard_overview")).content.decode()
+
+
+@pytest.mark.parametrize("alias", ["memcached", "memcached_pool"])
+def test_memcached_keys_are_listed_read_and_deleted_from_the_pages(client_for: Any, servers: Any,
+                                                                    alias: str) -> None:
+    from tests.adapters.test_key_listing_memcached import settle
+
+    require(alias, servers)
+    caches[alias].clear()
+    cm = CacheManager(alias)
+    for i in range(60):
+        cm.set(f"2010{i:07d}", {"i": i}, 600, namespace="ruc")
+    settle(alias)
+    browser = client_for("superuser")
+    page = browser.get(reverse(KEYS), {"alias": alias, "namespace": "ruc"}).content.decode()
+    assert len(set(re.findall(r"<code>(2010\d{7})</code>", page))) == 60
+    entry = token(alias, cm.namespace_key_prefix("ruc") + "20100000007")
+    detail = browser.get(reverse(KEY), {"alias": alias, "k": entry}).content.decode()
+    assert 'data-cd-state="fresh"' in detail and "&quot;i&quot;: 7" in detail
+    browser.post(reverse(DELETE), {"alias": alias, "key": entry})
+    assert cm.get("20100000007", namespace="ruc") is None
+    assert CacheAuditEntry.objects.filter(action="delete_key").count() == 1
