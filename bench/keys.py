@@ -11,11 +11,15 @@ default) times what staff wait for:
   detail         ``keyspace.key_detail`` of one entry
   bulk count     the confirmation's count of a 1,000-key match (walks the whole DB)
 
+memcached (``--memcached-items``, 100k by default, against 1,010): a first page, the whole dump in
+one page, pages of 1,000 walked to the end (each re-reads the dump up to where it stopped), and
+the hit path's gets from another process while the server is listed.
+
 and, while pages are listed for 3 s, a PING loop in another process: its median and slowest
 round trip against the same loop on the idle server, and the slowest command the server itself
 logged (SLOWLOG, threshold 1 ms) — the listing must never hold the server for more than 10 ms.
 
-    .venv/bin/python bench/keys.py [--keys 1000000]
+    .venv/bin/python bench/keys.py [--keys 1000000] [--memcached-items 100000]
 
 Numbers are for comparison within one run; on a shared machine compare ratios, not milliseconds.
 """
@@ -45,7 +49,7 @@ def _timed(fn: Callable[[], Any], budget: float = 2.0) -> float:
     return statistics.median(samples)
 
 
-def _setup(port: int) -> None:
+def _setup(port: int, mc_port: int) -> None:
     sys.path.insert(0, str(ROOT))
     import django
     from django.conf import settings
@@ -53,7 +57,9 @@ def _setup(port: int) -> None:
     settings.configure(
         CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                             "LOCATION": f"redis://127.0.0.1:{port}/0",
-                            "OPTIONS": {"socket_timeout": 30, "socket_connect_timeout": 5}}},
+                            "OPTIONS": {"socket_timeout": 30, "socket_connect_timeout": 5}},
+                "mc": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                       "LOCATION": f"127.0.0.1:{mc_port}", "OPTIONS": {"no_delay": True}}},
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "cache_dashboard"],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         CACHE_DASHBOARD={"TTL_OVERRIDES": None, "PURGE_ON_INVALIDATE": False, "STATS_ENABLED": False},
@@ -154,16 +160,80 @@ def measure(client: Any, port: int) -> dict[str, float]:
     return out
 
 
+_GETTER = """
+import json, statistics, sys, time
+from pymemcache.client.base import Client
+client = Client(("127.0.0.1", int(sys.argv[1])), timeout=5, no_delay=True)
+client.get(b"probe")
+print("ready", flush=True)
+end, samples = time.monotonic() + float(sys.argv[2]), []
+while time.monotonic() < end:
+    t0 = time.perf_counter()
+    client.get(b":1:needle:0")
+    samples.append((time.perf_counter() - t0) * 1000)
+print(json.dumps([statistics.median(samples), max(samples), len(samples)]))
+"""
+
+
+def get_while(port: int, seconds: float, work: Callable[[], Any] | None) -> tuple[float, float]:
+    """memcached gets from another process while ``work`` runs: the hit path's median and slowest, ms."""
+    import json
+    import subprocess
+
+    getter = subprocess.Popen([sys.executable, "-c", _GETTER, str(port), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
+    assert getter.stdout is not None
+    getter.stdout.readline()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        work() if work is not None else time.sleep(0.05)
+    median, slowest, _count = json.loads(getter.stdout.readline())
+    getter.wait(10)
+    return median, slowest
+
+
+def measure_memcached(port: int, size: int) -> dict[str, float]:
+    """``size`` items of this site in memcached: a first page, the whole dump in one page, pages of
+    1,000 walked to the end, and the hit path's gets while listing."""
+    from django.core.cache import caches
+    from pymemcache.client.base import Client
+
+    from cache_dashboard.adapters import get_adapter
+    from cache_dashboard.keyspace import list_page
+
+    cache, client = caches["mc"], Client(("127.0.0.1", port), no_delay=True)
+    client.flush_all()
+    for start in range(0, size, 5000):
+        client.set_many({cache.make_key(f"needle:{i}" if i < 10 else f"bulk:{i}"): b"x" * 16
+                         for i in range(start, min(size, start + 5000))}, noreply=True)
+    client.get(b"sync")  # the noreply sets are in
+    time.sleep(2.0)  # memcached's LRU maintainer settles new items (the dump's order holds after)
+    adapter = get_adapter("mc")
+    out: dict[str, float] = {}
+    out["first_ms"] = _timed(lambda: list_page("mc", count=100))
+    t0 = time.perf_counter()
+    page = adapter.list_keys("*", "", size + 100, 60.0)
+    out["dump_ms"], out["dumped"] = (time.perf_counter() - t0) * 1000, len(page.keys)
+    t0 = time.perf_counter()
+    pages, _median = _walk("mc", 10_000, count=1000, budget=5.0)
+    out["walk_ms"], out["walk_pages"] = (time.perf_counter() - t0) * 1000, pages
+    out["get_quiet_p50"], out["get_quiet_max"] = get_while(port, 2.0, None)
+    out["get_busy_p50"], out["get_busy_max"] = get_while(port, 3.0, lambda: adapter.list_keys("*", "", size, 5.0))
+    client.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--memcached-items", type=int, default=100_000)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from tests.servers import start_redis
+    from tests.servers import start_memcached, start_redis
 
-    server = start_redis()
+    server, mc = start_redis(), start_memcached()
     try:
-        _setup(server.port)
+        _setup(server.port, mc.port)
         from django.core.cache import caches
 
         from cache_dashboard.adapters import get_adapter
@@ -195,8 +265,20 @@ def main() -> None:
                 continue
             ratio = f"{big[name] / small[name]:.1f}×" if small[name] else "–"
             print(f"{label:<34}{small[name]:>12,.1f}{big[name]:>14,.1f}{ratio:>8}")
+        few, many = measure_memcached(mc.port, 1_010), measure_memcached(mc.port, args.memcached_items)
+        print(f"\nmemcached (lru_crawler metadump){'':<2}{1_010:>12,}{args.memcached_items:>14,}{'ratio':>8}")
+        for label, name in (("first page (100 keys), ms", "first_ms"), ("whole dump in one page, ms", "dump_ms"),
+                            ("  items", "dumped"), ("pages of 1,000 to the end, ms", "walk_ms"),
+                            ("  pages", "walk_pages")):
+            ratio = f"{many[name] / few[name]:.1f}×" if few[name] else "–"
+            print(f"{label:<34}{few[name]:>12,.1f}{many[name]:>14,.1f}{ratio:>8}")
+        for label, name in (("hit-path get idle p50 / max, ms", "get_quiet"),
+                            ("hit-path get while listing, ms", "get_busy")):
+            print(f"{label:<34}{few[name + '_p50']:>7.2f}/{few[name + '_max']:<4.1f}"
+                  f"{many[name + '_p50']:>9.2f}/{many[name + '_max']:<4.1f}")
     finally:
         server.stop()
+        mc.stop()
 
 
 if __name__ == "__main__":

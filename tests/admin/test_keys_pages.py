@@ -45,6 +45,21 @@ def redis(servers: Any) -> str:
     return "redis"
 
 
+@pytest.mark.parametrize("role,ttl,bulk", [
+    ("anonymous", 302, 302), ("view", 403, 403), ("keys_without_browse", 403, 403), ("keys_view", 403, 403),
+    ("keys_delete", 403, 200), ("keys_ttl", 302, 403), ("superuser", 302, 200),
+])
+def test_who_may_change_a_ttl_or_delete_in_bulk(client_for: Any, role: str, ttl: int, bulk: int) -> None:
+    caches["default"].set("k", 1, 600)
+    client = client_for(role)
+    response = client.post(reverse(TTL), {"alias": "default", "key": token("default", "k"), "seconds": "99"})
+    assert response.status_code == ttl
+    assert CacheAuditEntry.objects.filter(action="key_ttl").exists() == (ttl == 302 and role != "anonymous")
+    response = client.post(reverse(BULK), {"alias": "default", "q": "k", "confirm": "True"})
+    assert response.status_code in ((302,) if bulk == 200 else (bulk,))  # the confirmed POST redirects
+    assert (caches["default"].get("k") is None) == (bulk == 200)
+
+
 @pytest.mark.parametrize("role,listing,post", [
     ("anonymous", 302, 302), ("view", 403, 403), ("keys_without_browse", 403, 403), ("keys_view", 200, 403),
     ("keys_delete", 200, 302), ("superuser", 200, 302),
@@ -120,7 +135,15 @@ def test_a_new_ttl_keeps_the_value_and_its_type(client_for: Any, redis: str) -> 
 def test_foreign_keys_are_read_only_and_never_unpickled(client_for: Any, redis: str, tmp_path: Path) -> None:
     client = get_adapter(redis).client()  # type: ignore[attr-defined]
     client.set("otherapp:1:secret", pickle.dumps(Bomb(tmp_path / "marker")))
+    client.set("rawbomb", pickle.dumps(Bomb(tmp_path / "marker")))  # no prefix at all
+    caches[redis].set("django.contrib.sessions.cacheabc", {"_auth_user_id": "1"})
+    client.set("celery-task-meta-1234", b'{"status": "SUCCESS"}')
     browser = client_for("superuser")
+    everything = browser.get(reverse(KEYS), {"alias": redis, "scope": "all"}).content.decode()
+    assert "this site (session)" in everything and "(celery)" in everything
+    for raw in (b"rawbomb", b"celery-task-meta-1234"):
+        shown = browser.get(reverse(KEY), {"alias": redis, "k": encode_token(raw)}).content.decode()
+        assert "data-cd-read-only" in shown and "data-cd-decoded" not in shown
     page = browser.get(reverse(KEYS), {"alias": redis, "scope": "all"}).content.decode()
     assert "otherapp:1:secret" in page and "not this site's" in page
     detail = browser.get(reverse(KEY), {"alias": redis, "k": encode_token(b"otherapp:1:secret")}).content.decode()
