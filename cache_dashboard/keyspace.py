@@ -108,6 +108,8 @@ def describe_row(adapter: Adapter, listed: ListedKey | RawValue, prefix: SitePre
     """One key of a page: the key as written, its owner, its role in CacheManager's layout."""
     text = _site_text(listed.raw)
     key = None if text is None else prefix.strip(text)
+    if getattr(adapter, "names_are_hashes", False):
+        key = text  # a file of this alias's own directory, named by its key's hash: the site's
     row: dict[str, Any] = {
         "token": encode_token(listed.raw),
         "raw": raw_text(listed.raw),
@@ -126,6 +128,9 @@ def describe_row(adapter: Adapter, listed: ListedKey | RawValue, prefix: SitePre
     }
     if key is None:
         row["label"] = _foreign_label(row["raw"])
+        return row
+    if getattr(adapter, "names_are_hashes", False):
+        row["label"] = "hashed"
         return row
     role = _role(key)
     if role is not None:
@@ -296,6 +301,8 @@ def matches(alias: str, *, query: str, namespace: str | None, scope: str,
     """The writable raw keys a filter matches now, walking every page (within ``budget`` seconds
     when given), and whether the walk was complete. Cache errors raise ``CacheUnavailable``."""
     adapter = get_adapter(alias)
+    if getattr(adapter, "names_are_hashes", False) and (query != "*" or namespace):
+        return [], True  # a filter cannot apply to hashed names: it matches nothing, never everything
     cm = CacheManager(alias)
     match = match_for(adapter, query=query, namespace=namespace, scope=scope)
     prefix = site_prefix(adapter)

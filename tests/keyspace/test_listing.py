@@ -18,7 +18,7 @@ from cache_dashboard import CacheManager
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.adapters.listing import DONE
 from cache_dashboard.keys import normalize_key, readable
-from cache_dashboard.keyspace import FOREIGN, MANAGER, SITE, decode_token, key_detail, list_page
+from cache_dashboard.keyspace import FOREIGN, MANAGER, SITE, decode_token, key_detail, list_page, matches
 from tests.conftest import require
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +201,7 @@ def test_file_cache_expiry_is_read_without_unpickling_objects(servers: Any, tmp_
         f.write(pickle.dumps(Bomb(tmp_path / "marker")))
     rows = _all_pages("file")
     assert len(rows) == 1 and not (tmp_path / "marker").exists()  # the planted file is not a live entry
+    assert rows[0]["owner"] == SITE and rows[0]["label"] == "hashed"
+    # A filter cannot apply to hashed names: a bulk delete of "tmp*" matches nothing, never every file.
+    assert matches("file", query="tmp*", namespace=None, scope="site") == ([], True)
+    assert len(matches("file", query="*", namespace=None, scope="site")[0]) == 1
