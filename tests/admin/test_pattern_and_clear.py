@@ -133,6 +133,6 @@ def test_a_pattern_with_a_space_is_a_form_error_not_a_500(client_for: Any, redis
     assert "count" not in response.context  # nothing was counted, let alone deleted
     assert redis_cm.count_pattern("user%209*", namespace="ruc") == 1  # what the message suggests works
     with pytest.raises(CommandError, match="written as %20"):
-        call_command("cache_dashboard_invalidate", "--alias", "redis", "--pattern", "user 9*", "--namespace", "ruc")
+        call_command("cache_invalidate", "--alias", "redis", "--pattern", "user 9*", "--namespace", "ruc", "--yes")
     assert redis_cm.get("user 9", namespace="ruc") == 9
     assert not CacheAuditEntry.objects.exists()

@@ -34,7 +34,7 @@ def test_invalidations_by_source_and_per_rule(client_for: Any, django_capture_on
         client = client_for("superuser")
         client.post(reverse("admin:cache_dashboard_invalidate_key"), {"alias": "default", "key": "k0",
                                                                       "namespace": "ruc"})
-        call_command("cache_dashboard_invalidate", "--alias", "default", "--key", "k1", "--namespace", "ruc",
+        call_command("cache_invalidate", "--alias", "default", "--key", "k1", "--namespace", "ruc",
                      "--yes")
         cm.invalidate(["k2"], namespace="ruc")  # code, no source
         cm.set("articles_index", [1])
