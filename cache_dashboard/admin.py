@@ -22,15 +22,16 @@ from cache_dashboard.formatting import human_duration
 from cache_dashboard.models import CacheAuditEntry, CacheDashboard, TTLOverride
 from cache_dashboard.web.base import DashboardSite
 from cache_dashboard.web.permissions import DashboardPermissionsMixin
-from cache_dashboard.web.urls import dashboard_urls
+from cache_dashboard.web.urls import dashboard_urls, monitoring_urls
 
 
 class CacheDashboardAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type: ignore[type-arg]  # generic only in django-stubs
     """The admin-index entry of the dashboard; its URLs are the dashboard pages, not CRUD views."""
 
     def get_urls(self) -> list[URLPattern]:
-        # Replaces the CRUD URLs entirely: the model has no table.
-        return dashboard_urls(self.admin_site)
+        # Replaces the CRUD URLs entirely: the model has no table. The monitoring endpoints are
+        # under the same prefix but outside admin_view (they check a token or an allow-list).
+        return dashboard_urls(self.admin_site) + monitoring_urls()
 
 
 class TTLOverrideAdmin(DashboardPermissionsMixin, admin.ModelAdmin):  # type: ignore[type-arg]  # generic only in django-stubs

@@ -14,6 +14,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.conf import get_settings
 from cache_dashboard.keys import VALID_PREFIX
+from cache_dashboard.web.monitoring import invalid_networks
 
 
 @register(Tags.caches)
@@ -45,6 +46,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             f"Unknown CACHE_DASHBOARD settings: {', '.join(conf['_UNKNOWN'])}.",
             hint="See cache_dashboard.conf.DEFAULTS for the settings and their defaults.",
             id="cache_dashboard.W001",
+        ))
+    networks = conf["PROBE_ALLOWED_IPS"] or []
+    bad = invalid_networks([networks] if isinstance(networks, str) else networks)
+    if isinstance(networks, str) or bad:
+        problems.append(Error(
+            f"CACHE_DASHBOARD['PROBE_ALLOWED_IPS'] must be a list of addresses or networks (CIDR); "
+            f"not valid: {', '.join(map(repr, bad)) or repr(networks)}.",
+            hint="For example [\"10.0.0.0/8\", \"127.0.0.1\"]; a malformed entry allows nothing.",
+            id="cache_dashboard.E004",
+        ))
+    for alias in set(conf["EXPECTED_BACKENDS"] or {}) - set(settings.CACHES):
+        problems.append(Warning(
+            f"CACHE_DASHBOARD['EXPECTED_BACKENDS'] names {alias!r}, which is not an alias in CACHES.",
+            id="cache_dashboard.W006",
         ))
     for alias in settings.CACHES:
         problems.extend(get_adapter(alias).run_checks())

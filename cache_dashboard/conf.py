@@ -81,6 +81,24 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a bulk delete of the key browser's matches may count before its confirmation (past
     # it, the page says "at least N").
     "KEY_BROWSER_COUNT_BUDGET": 10.0,
+    # -- monitoring endpoints (README, "Monitoring"); both answer 404 until configured -----------
+    # Bearer token of the Prometheus endpoint ``<admin>/cache_dashboard/cachedashboard/metrics``
+    # (``Authorization: Bearer <token>``). Setting it turns the endpoint on. None: no token.
+    "METRICS_TOKEN": None,
+    # Turn the metrics endpoint on without a token: staff users with ``view_dashboard`` may read it
+    # in their admin session (they may with a token set too).
+    "METRICS_ENABLED": False,
+    # Token of the load balancer probe ``<admin>/cache_dashboard/cachedashboard/probe``
+    # (``Authorization: Bearer <token>`` or ``?token=<token>``). Setting it turns the probe on.
+    "PROBE_TOKEN": None,
+    # Networks (CIDRs or addresses) allowed to call the probe without a token, matched against
+    # REMOTE_ADDR only: behind a proxy that is the proxy's address unless the project sets it from
+    # the forwarded header. Setting it turns the probe on. Empty: no allow-list.
+    "PROBE_ALLOWED_IPS": [],
+    # The backend each alias must have, for the django-health-check plugin: {alias: adapter name
+    # or list of names} (redis, django_redis, memcached, locmem, db, file, dummy). An alias on
+    # another backend (a fallback to LocMem left in production settings) is reported unhealthy.
+    "EXPECTED_BACKENDS": {},
 }
 
 

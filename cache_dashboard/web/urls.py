@@ -2,7 +2,9 @@
 
 Every view is wrapped in ``admin_site.admin_view`` (staff login, CSRF, never_cache) and gets the
 :class:`~cache_dashboard.web.base.DashboardSite` of the admin site it is mounted on, so a custom
-``AdminSite`` works. GET never mutates: a GET on an action URL (a reload after a form error, a
+``AdminSite`` works. The monitoring endpoints (:func:`monitoring_urls`) are the exception: a
+scraper or a load balancer has no staff session, so they check their own token or allow-list.
+GET never mutates: a GET on an action URL (a reload after a form error, a
 bookmark) is redirected to its page instead of a bare 405.
 """
 
@@ -18,7 +20,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 
 from cache_dashboard.conf import dashboard_aliases
-from cache_dashboard.web import actions, keys, pages
+from cache_dashboard.web import actions, keys, monitoring, pages
 from cache_dashboard.web.base import DashboardResponse, DashboardSite
 
 Page = Callable[[DashboardSite, HttpRequest], HttpResponse]
@@ -97,3 +99,16 @@ def dashboard_urls(admin_site: AdminSite) -> list[URLPattern]:
         return admin_site.admin_view(wrapper)
 
     return [path(route, wrap(view), name=f"cache_dashboard_{name}") for route, name, view in ROUTES]
+
+
+#: (route, URL name without the ``cache_dashboard_`` prefix, view) of the monitoring endpoints.
+MONITORING_ROUTES = [
+    ("metrics", "metrics", monitoring.metrics),
+    ("probe", "probe", monitoring.probe),
+]
+
+
+def monitoring_urls() -> list[URLPattern]:
+    """The metrics and probe endpoints, *not* wrapped in ``admin_view``: each checks its own
+    credentials (a token, an allow-list or a staff session) and answers 404 until configured."""
+    return [path(route, view, name=f"cache_dashboard_{name}") for route, name, view in MONITORING_ROUTES]

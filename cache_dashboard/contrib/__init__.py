@@ -1,0 +1,1 @@
+"""Integrations with other packages, each imported only by projects that use that package."""

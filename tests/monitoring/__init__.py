@@ -1,0 +1,1 @@
+"""The monitoring endpoints: Prometheus metrics, the load balancer probe, the django-health-check plugin."""
