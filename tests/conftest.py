@@ -24,7 +24,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # down or hung servers use their own aliases with short timeouts.
 REDIS_TIMEOUTS = {"socket_timeout": 3, "socket_connect_timeout": 3}
 DJANGO_REDIS_TIMEOUTS = {"SOCKET_TIMEOUT": 3, "SOCKET_CONNECT_TIMEOUT": 3}
-MEMCACHED_TIMEOUTS = {"timeout": 3, "connect_timeout": 3}
+MEMCACHED_TIMEOUTS = {"timeout": 3, "connect_timeout": 3, "dead_timeout": 5}
 
 #: The aliases every contract test runs on.
 CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached"]

@@ -14,6 +14,7 @@ class DjangoRedisAdapter(RedisAdapter):
     name = "django_redis"
     timeout_options: ClassVar[tuple[str, ...]] = ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT")
     fast_reader: ClassVar[FastReader | None] = DjangoRedisReader()
+    django_redis_options: ClassVar[bool] = True
 
     def client(self) -> Any:
         return self._client_obj().get_client(write=True)  # django-redis keeps its clients itself

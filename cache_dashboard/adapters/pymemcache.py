@@ -370,6 +370,18 @@ class PyMemcacheAdapter(Adapter):
                 "limited to 250 bytes, which leaves too little room for cache_dashboard's keys.",
                 id="cache_dashboard.W004",
             )
+        options = self.params.get("OPTIONS") or {}
+        if "dead_timeout" not in options:
+            # Django's PyMemcacheCache always builds a pymemcache HashClient, for one server too:
+            # after retry_attempts (2) failed calls it takes the server out for dead_timeout (60 s),
+            # and every call meanwhile fails at once ("All servers seem to be down right now").
+            yield Warning(
+                f"Cache alias {self.alias!r} sets no dead_timeout in OPTIONS: once a call to a memcached "
+                "server fails, pymemcache's HashClient keeps that server out for 60 s (its default), "
+                "back or not: its keys miss on the other servers, or, with one server, every call fails.",
+                hint="Set \"dead_timeout\": 5 in OPTIONS, next to \"timeout\" and \"connect_timeout\".",
+                id="cache_dashboard.W008",
+            )
 
 
 # -- the key browser's parts -----------------------------------------------------------------------

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from django.core.checks import CheckMessage, Error
+
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader
 from cache_dashboard.adapters.fastread.redis import RedisCacheReader
@@ -62,6 +64,22 @@ class RedisAdapter(Adapter):
                                 key_browsing=True)
     timeout_options: ClassVar[tuple[str, ...]] = ("socket_timeout", "socket_connect_timeout")
     fast_reader: ClassVar[FastReader | None] = RedisCacheReader()
+    #: The backend reads django-redis's OPTIONS (``CLIENT_CLASS``…); Django's own RedisCache passes
+    #: every option on to redis-py's connection pool instead (system check E004).
+    django_redis_options: ClassVar[bool] = False
+
+    def _checks(self) -> Iterator[CheckMessage]:
+        yield from super()._checks()
+        options = self.params.get("OPTIONS") or {}
+        if not self.django_redis_options and "CLIENT_CLASS" in options:
+            yield Error(
+                f"Cache alias {self.alias!r} uses Django's RedisCache with OPTIONS['CLIENT_CLASS'], an option "
+                "of django-redis: Django's RedisCache passes its OPTIONS to redis-py's connection pool, so "
+                "every connection fails (\"unexpected keyword argument 'CLIENT_CLASS'\").",
+                hint="Use BACKEND 'django_redis.cache.RedisCache' to keep the django-redis OPTIONS, or drop "
+                     "CLIENT_CLASS (Django's RedisCache takes redis-py's options: socket_timeout, …).",
+                id="cache_dashboard.E004",
+            )
 
     def _client_obj(self) -> Any:
         # RedisCache keeps its RedisCacheClient in the private ``_cache`` (there is no public

@@ -175,6 +175,8 @@ def build_caches(env: Mapping[str, str] = os.environ) -> dict[str, dict[str, Any
                 "OPTIONS": {
                     "connect_timeout": timeout,
                     "timeout": timeout,
+                    # A failed server is back in use after 5 s, not pymemcache's 60 (check W008).
+                    "dead_timeout": 5,
                     "no_delay": True,
                     "use_pooling": True,
                     "max_pool_size": 8,

@@ -43,6 +43,7 @@ def test_memcached_url_one_or_several_servers() -> None:
     assert one["BACKEND"] == "django.core.cache.backends.memcached.PyMemcacheCache"
     assert one["LOCATION"] == "127.0.0.1:11211"
     assert one["OPTIONS"]["connect_timeout"] == 0.5 and one["OPTIONS"]["timeout"] == 0.5
+    assert one["OPTIONS"]["dead_timeout"] == 5
     several = build_caches({"MEMCACHED_URL": "10.0.0.1:11211, memcached://10.0.0.2:11211"})["default"]
     assert several["LOCATION"] == ["10.0.0.1:11211", "10.0.0.2:11211"]
 

@@ -74,4 +74,4 @@ def test_an_alias_not_in_caches() -> None:
 
 def test_expected_backends_of_an_unknown_alias_is_a_warning() -> None:
     with override_settings(CACHE_DASHBOARD={"EXPECTED_BACKENDS": {"nope": "redis"}}):
-        assert [m.id for m in run_checks() if m.id == "cache_dashboard.W006"] == ["cache_dashboard.W006"]
+        assert [m.id for m in run_checks() if m.id == "cache_dashboard.W010"] == ["cache_dashboard.W010"]

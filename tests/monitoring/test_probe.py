@@ -74,7 +74,7 @@ def test_token_or_allow_list() -> None:
 def test_a_malformed_entry_allows_nothing_and_is_reported() -> None:
     assert Client(REMOTE_ADDR="127.0.0.1").get(PROBE).status_code == 200
     assert Client(REMOTE_ADDR="10.0.0.1").get(PROBE).status_code == 403
-    errors = [m for m in run_checks() if m.id == "cache_dashboard.E004"]
+    errors = [m for m in run_checks() if m.id == "cache_dashboard.E006"]
     assert len(errors) == 1 and "'nonsense'" in errors[0].msg and "'10.0.0.0/33'" in errors[0].msg
 
 
