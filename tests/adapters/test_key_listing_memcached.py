@@ -225,8 +225,11 @@ def test_keys_of_any_byte_are_listed_and_matched(mc_alias: str) -> None:
     odd = bytes(range(0x21, 0x100))  # every byte a key can hold but spaces and control characters
     server = plant(mc_alias, {odd: b"odd"})[odd]
     with socket.create_connection(_server_tuple(server), timeout=2) as sock:
-        line = metadump.start(sock).next_line()
-    assert line is not None and metadump.key_field(line) == metadump.encoded(odd)
+        dump = metadump.start(sock)  # other keys may be there too (the background jobs write theirs)
+        fields = []
+        while (line := dump.next_line()) is not None:
+            fields.append(metadump.key_field(line))
+    assert metadump.encoded(odd) in fields
     decoded = odd.decode("utf-8", "surrogateescape")
     for cut in (1, 10, 100, len(decoded)):
         glob = escape_glob(decoded[:cut]) + "*"
