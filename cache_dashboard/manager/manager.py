@@ -484,6 +484,16 @@ class CacheManager:
             recorder.flush()
             return stats.read_stats(recorder, nns, window)
 
+    def get_totals(self) -> dict[str, Any]:
+        """Every counter since the cache began keeping them, per namespace (hits, misses, sets,
+        invalidations, errors, fetches, ``fetch_us``, stale) and invalidations by source: monotonic
+        across processes (what Prometheus counters need), reset only when the server loses them.
+        Raises when the cache cannot be read."""
+        recorder = stats.get_recorder(self.alias)
+        with loud(self.alias, "get_stats"):
+            recorder.flush()
+            return stats.read_totals(recorder)
+
     def get_server_history(self, *, window: int = 3600) -> dict[str, Any] | None:
         """The servers' memory, operations per second, evictions and hit ratio over ``window``
         seconds, as the background sampler recorded them once a minute (see ``sampler``); None

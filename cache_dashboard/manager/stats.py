@@ -199,6 +199,7 @@ class StatsRecorder:
         maxima = {f"m|{ns}": n for ns, n in fetch_max.items()}
         adapter = get_adapter(self.alias)
         buckets = [(res, int(now // res * res), deltas, maxima) for res in (60, 3600)]
+        buckets.append((statstore.LIFETIME, 0, deltas, {}))  # the running totals (monotonic)
         statstore.store_for(adapter).write(adapter, buckets, _hour(now), set())
 
     def _write_names(self, now: float) -> None:
@@ -345,6 +346,30 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int, now: float
         #: "" for minute windows, which the cache always has.
         "history": history,
     }
+
+
+def read_totals(recorder: StatsRecorder) -> dict[str, Any]:
+    """Every counter since the cache began keeping them (the lifetime bucket): monotonic, except
+    when the server lost them (a restart, an eviction). ``{"namespaces": {ns: {field: n}},
+    "sources": {source: n}}`` with ``fetch_us`` as the fetch time in microseconds."""
+    adapter = get_adapter(recorder.alias)
+    [cells] = statstore.store_for(adapter).read(adapter, statstore.LIFETIME, [0])
+    names = {NO_NAMESPACE: "", **recorder.known("namespaces")}
+    sources = recorder.known("sources")
+    per_ns: dict[str, dict[str, int]] = {}
+    by_source: dict[str, int] = {}
+    for cell, n in cells.items():
+        kind, _, rest = cell.partition("|")
+        if kind == "c":
+            ns, _, field = rest.rpartition("|")
+            if field in FIELDS:
+                counters = per_ns.setdefault(names.get(ns, ns), dict.fromkeys(FIELDS, 0))
+                counters[field] += n
+        elif kind == "s":
+            label = sources.get(rest, rest)
+            by_source[label] = by_source.get(label, 0) + n
+    return {"alias": recorder.alias, "shared": adapter.capabilities.shared_stats, "namespaces": per_ns,
+            "sources": by_source}
 
 
 def _rolled_hours(alias: str, res: int, starts: list[int],

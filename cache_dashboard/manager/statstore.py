@@ -130,8 +130,18 @@ return 1
 _SHAS = {source: hashlib.sha1(source.encode()).hexdigest() for source in (_WRITE, _ADVANCE)}
 
 
+#: The resolution of the *lifetime* bucket (start 0): every flush's counters added up since the
+#: cache began keeping them — monotonic, as Prometheus counters must be, until the server loses
+#: them (a restart, an eviction: a counter reset, which Prometheus expects).
+LIFETIME = 0
+#: Seconds the lifetime bucket is kept after its last write (ten years: as long as the server will).
+LIFETIME_TTL = 10 * 365 * 86400
+
+
 def retention(res: int) -> int:
     """Seconds a bucket of resolution ``res`` is kept."""
+    if res == LIFETIME:
+        return LIFETIME_TTL
     return int(get_setting("STATS_RETENTION")) + (res if res > 60 else 0)
 
 
@@ -470,7 +480,7 @@ class MemoryStore(StatsStore):
                 cells.update(deltas)
                 for cell, value in maxima.items():
                     cells[cell] = max(cells[cell], value)
-            for key in [k for k in mine if k[1] + retention(k[0]) + k[0] < now]:
+            for key in [k for k in mine if k[0] != LIFETIME and k[1] + retention(k[0]) + k[0] < now]:
                 del mine[key]  # past the retention
             if names:
                 self._names[place].setdefault(hour, set()).update(names)

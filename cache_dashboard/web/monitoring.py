@@ -125,7 +125,7 @@ class DashboardCollector:
         self.aliases = list(aliases)
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
         def gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
             return GaugeMetricFamily(f"cache_dashboard_{name}", doc, labels=labels)
@@ -153,6 +153,14 @@ class DashboardCollector:
                              ["alias", "server"])
         evictions = CounterMetricFamily("cache_dashboard_server_evictions", "Keys the server evicted since it started",
                                         labels=["alias", "server"])
+        # The running totals every process adds to (monotonic until the server loses them: a reset).
+        counters = {field: CounterMetricFamily(f"cache_dashboard_{field}", f"{doc} since the cache began keeping "
+                                               "them (every process)", labels=["alias", "namespace"])
+                    for field, doc in TRAFFIC}
+        fetch_time = SummaryMetricFamily("cache_dashboard_fetch_seconds", "Time spent in fetch functions, every "
+                                         "process", labels=["alias", "namespace"])
+        invalidated_by = CounterMetricFamily("cache_dashboard_invalidations_by_source", "Entries invalidated since "
+                                             "the cache began keeping them, by source", labels=["alias", "source"])
 
         for alias in self.aliases:
             cm = CacheManager(alias)
@@ -178,12 +186,16 @@ class DashboardCollector:
                 fetch_max.add_metric(labels, float(totals.get("fetch_time_max_ms") or 0) / 1000)
             for source, n in sorted(stats.get("sources", {}).items()):
                 by_source.add_metric([name, _label(source)], float(n))
+            self._totals(cm, name, counters, fetch_time, invalidated_by)
 
         yield health
         yield circuit
         yield stats_up
         yield shared
         yield from traffic.values()
+        yield from counters.values()
+        yield fetch_time
+        yield invalidated_by
         yield fetch_seconds
         yield fetch_max
         yield by_source
@@ -193,6 +205,22 @@ class DashboardCollector:
         yield items
         yield server_ratio
         yield evictions
+
+    @staticmethod
+    def _totals(cm: CacheManager, alias: str, counters: dict[str, Any], fetch_time: Any, invalidated_by: Any) -> None:
+        """The lifetime counters of ``cm``'s alias (nothing when the cache cannot be read)."""
+        try:
+            totals = cm.get_totals()
+        except Exception:
+            return
+        for namespace, fields in sorted(totals["namespaces"].items()):
+            labels = [alias, _label(namespace)]
+            for field, _doc in TRAFFIC:
+                counters[field].add_metric(labels, float(fields.get(field) or 0))
+            fetch_time.add_metric(labels, count_value=float(fields.get("fetches") or 0),
+                                  sum_value=float(fields.get("fetch_us") or 0) / 1_000_000)
+        for source, n in sorted(totals["sources"].items()):
+            invalidated_by.add_metric([alias, _label(source)], float(n))
 
     @staticmethod
     def _servers(cm: CacheManager, report: dict[str, Any], alias: str, up: Any, memory: Any, memory_limit: Any,

@@ -37,6 +37,14 @@ def value(found: dict[str, Any], name: str, **labels: str) -> float:
     return float(matches[0])
 
 
+def sample(found: dict[str, Any], family: str, name: str, **labels: str) -> float:
+    """One sample of a family by its own name (a counter's ``_total``, a summary's ``_count``)."""
+    matches = [s.value for s in found[family].samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+    assert len(matches) == 1, (name, labels, found[family].samples)
+    return float(matches[0])
+
+
 def traffic(cm: CacheManager, namespace: str = "ruc") -> None:
     """3 hits and 1 miss (with its fetch and set) in ``namespace``."""
     cm.get("k", lambda: "v", namespace=namespace)
@@ -121,6 +129,23 @@ def test_values_equal_get_stats(servers: Any, alias: str) -> None:
     assert value(found, "cache_dashboard_health_status", alias=alias, status="unhealthy") == 0
     assert value(found, "cache_dashboard_circuit_state", alias=alias, state="closed") == 1
     assert "# TYPE cache_dashboard_server_evictions_total counter" in body  # the server's own counter
+    # The running totals: counters, which only grow with traffic, whichever process makes it.
+    totals = cm.get_totals()["namespaces"]["ruc"]
+    for field in ("hits", "misses", "sets", "invalidations", "fetches"):
+        assert f"# TYPE cache_dashboard_{field}_total counter" in body or f"# TYPE cache_dashboard_{field} counter" \
+            in body, field
+        assert sample(found, f"cache_dashboard_{field}", f"cache_dashboard_{field}_total", alias=alias,
+                      namespace="ruc") == totals[field] > 0
+    assert sample(found, "cache_dashboard_fetch_seconds", "cache_dashboard_fetch_seconds_count", alias=alias,
+                  namespace="ruc") == totals["fetches"]
+    assert sample(found, "cache_dashboard_invalidations_by_source", "cache_dashboard_invalidations_by_source_total",
+                  alias=alias, source="nightly") >= 1
+    traffic(cm)  # the next scrape: every counter went up by this traffic, none down
+    with WITH_TOKEN:
+        later = families(scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")[1])
+    for field, more in (("hits", 3), ("misses", 1), ("sets", 1)):  # a miss again: it was invalidated
+        assert sample(later, f"cache_dashboard_{field}", f"cache_dashboard_{field}_total", alias=alias,
+                      namespace="ruc") == totals[field] + more
     if alias != "locmem":
         assert value(found, "cache_dashboard_server_up", alias=alias, server="0") == 1
         assert value(found, "cache_dashboard_server_memory_bytes", alias=alias, server="0") > 0
