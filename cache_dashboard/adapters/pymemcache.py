@@ -108,6 +108,7 @@ class PyMemcacheAdapter(Adapter):
                 row["hit_ratio"] = hit_ratio(stats.get("get_hits"), stats.get("get_misses"))
                 row["commands"] = sum(value for name in COMMAND_STATS
                                       if isinstance(value := stats.get(name), int) and not isinstance(value, bool))
+                row["software"] = "memcached"
                 row["ok"] = True
             except Exception as exc:
                 row["error"] = self.describe(exc)

@@ -411,6 +411,7 @@ class RedisAdapter(Adapter):
                                               retry=Retry(NoBackoff(), 0), **self.connection_kwargs())
                 info = client.info()
                 row.update({_REPORT_NAMES.get(name, name): info.get(name) for name in INFO_FIELDS})
+                row["software"], row["version"] = server_identity(info)
                 row["hit_ratio"] = hit_ratio(info.get("keyspace_hits"), info.get("keyspace_misses"))
                 row["role"] = info.get("role")
                 row["items"] = sum(found.get("keys", 0) for name, found in info.items()
@@ -430,6 +431,14 @@ class RedisAdapter(Adapter):
         summary = super().summarize_server(row)
         summary.update({ours: row.get(theirs) for theirs, ours in _SUMMARY.items()})
         return summary
+
+
+def server_identity(info: Mapping[str, Any]) -> tuple[str, Any]:
+    """("redis" or "valkey", its own version) from INFO: Valkey reports ``redis_version:7.2.4`` for
+    clients that test it, and its real name and version in ``server_name`` / ``valkey_version``."""
+    if info.get("valkey_version") or str(info.get("server_name") or "").lower() == "valkey":
+        return "valkey", info.get("valkey_version") or info.get("redis_version")
+    return "redis", info.get("redis_version")
 
 
 def _by_hash_tag(keys: list[bytes]) -> list[list[bytes]]:

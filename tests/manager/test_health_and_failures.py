@@ -24,7 +24,7 @@ def test_health_shape(cm: CacheManager) -> None:
     report = cm.get_health()
     assert report["status"] == "healthy"
     assert report["backend"] == {"locmem": "locmem", "redis": "redis", "django_redis": "django_redis",
-                                 "memcached": "memcached"}[cm.alias]
+                                 "valkey": "redis", "memcached": "memcached"}[cm.alias]  # Valkey: RedisCache
     assert [c["name"] for c in report["checks"]] == ["connection", "roundtrip", "registry"]
     assert all(c["ok"] and c["latency_ms"] is not None for c in report["checks"])
     json.dumps(report)  # JSON-ready for the admin endpoint
