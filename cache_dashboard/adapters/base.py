@@ -78,7 +78,7 @@ class Capabilities:
 SUMMARY_FIELDS = (
     "address", "ok", "error", "role", "software", "version", "uptime", "memory", "memory_limit", "items",
     "connections", "hits", "misses", "hit_ratio", "evictions", "expired", "db", "db_keys", "ops_per_sec",
-    "commands",
+    "commands", "note",
 )
 
 

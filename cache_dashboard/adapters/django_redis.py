@@ -28,7 +28,7 @@ class DjangoRedisAdapter(RedisAdapter):
     def encode(self, value: Any) -> Any:
         return self._client_obj().encode(value)  # serialises, then compresses
 
-    def servers(self) -> list[str]:
+    def _locations(self) -> list[str]:
         location = self.params.get("LOCATION", "")
         if isinstance(location, str):
             return [s for s in location.split(",") if s]

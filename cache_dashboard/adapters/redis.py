@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from django.core.checks import CheckMessage, Error
+from django.utils.translation import gettext as _
 
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader
@@ -394,38 +395,133 @@ class RedisAdapter(Adapter):
         return {k: options[k] for k in ("username", "password") if options.get(k)}
 
     def server_info(self, timeout: float) -> list[dict[str, Any]]:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
+        sentinel = self.sentinel()
+        if sentinel is not None:
+            return self._sentinel_info(timeout, *sentinel)
         out = []
-        for url in self.servers():
+        for url in self._locations():
             # INFO is server-wide: the row names the server; "keys in this DB" is the alias's own DB.
             address, _slash, db = _address(url).rpartition("/")
             row: dict[str, Any] = {"address": self.mask(address or db), "db": db if address else None,
                                    "ok": False, "error": None}
+            self._info_row(row, timeout, url=url)
+            out.append(row)
+        return out
+
+    def _probe_client(self, timeout: float, url: str | None = None, **kwargs: Any) -> Any:
+        """A client of our own with short timeouts and no retries: the user's may wait long."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                   "retry": Retry(NoBackoff(), 0)}
+        if url is not None:
+            return redis.Redis.from_url(url, **options, **self.connection_kwargs())
+        return redis.Redis(**options, **kwargs)
+
+    def _info_row(self, row: dict[str, Any], timeout: float, url: str | None = None, **kwargs: Any) -> None:
+        """Fill ``row`` from the server's INFO (or its error: one unreachable server must not hide
+        the others)."""
+        client = None
+        try:
+            client = self._probe_client(timeout, url, **kwargs)
+            info = client.info()
+            row.update({_REPORT_NAMES.get(name, name): info.get(name) for name in INFO_FIELDS})
+            row["software"], row["version"] = server_identity(info)
+            row["hit_ratio"] = hit_ratio(info.get("keyspace_hits"), info.get("keyspace_misses"))
+            row["role"] = info.get("role")
+            row["items"] = sum(found.get("keys", 0) for name, found in info.items()
+                               if name.startswith("db") and isinstance(found, dict))
+            this_db = info.get(f"db{row['db']}") if row.get("db") is not None else None
+            row["db_keys"] = this_db.get("keys", 0) if isinstance(this_db, dict) else 0
+            row["ok"] = True
+        except Exception as exc:
+            row["error"] = self.describe(exc)
+        finally:
+            if client is not None:
+                client.close()
+
+    # -- Sentinel ------------------------------------------------------------------------------
+    def sentinel(self) -> tuple[str, Any] | None:
+        """(service name, redis-py ``Sentinel``) when this alias finds its master through Redis
+        Sentinel (django-redis's ``SentinelConnectionFactory``, or a ``SentinelConnectionPool``
+        given to Django's RedisCache as ``pool_class``); None otherwise. Builds no connection."""
+        try:
+            pool = self.client().connection_pool
+        except Exception:  # a misconfigured alias: its health check says why
+            return None
+        service, manager = getattr(pool, "service_name", None), getattr(pool, "sentinel_manager", None)
+        if not isinstance(service, str) or manager is None:
+            return None
+        return service, manager
+
+    def servers(self) -> list[str]:
+        sentinel = self.sentinel()
+        if sentinel is None:
+            return self._locations()
+        service, manager = sentinel
+        return [f"sentinel://{_node(s)}" for s in manager.sentinels] + [f"service {service}"]
+
+    def _locations(self) -> list[str]:
+        return super().servers()
+
+    def _sentinel_info(self, timeout: float, service: str, manager: Any) -> list[dict[str, Any]]:
+        """One row per sentinel (its view of ``service``: master, quorum, config epoch), then the
+        master the sentinels name and each replica they know of, each from its own INFO."""
+        rows: list[dict[str, Any]] = []
+        views: list[dict[str, Any]] = []
+        replicas: dict[str, None] = {}
+        for sentinel in manager.sentinels:
+            kwargs = _node_kwargs(sentinel)
+            row: dict[str, Any] = {"address": self.mask(_node(sentinel)), "ok": False, "error": None}
             client = None
             try:
-                # A client of our own with short timeouts and no retries: the user's may wait long.
-                client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                              retry=Retry(NoBackoff(), 0), **self.connection_kwargs())
-                info = client.info()
-                row.update({_REPORT_NAMES.get(name, name): info.get(name) for name in INFO_FIELDS})
+                client = self._probe_client(timeout, **kwargs)
+                info = client.info("server")
+                master = client.sentinel_master(service)
+                row.update(ok=True, role="sentinel", uptime=info.get("uptime_in_seconds"),
+                           sees=f"{master['ip']}:{master['port']}", quorum=master.get("quorum"),
+                           epoch=master.get("config-epoch"), master_for=_seconds_ago(master.get("role-reported-time")),
+                           master_down=bool(master.get("is_sdown") or master.get("is_odown")))
                 row["software"], row["version"] = server_identity(info)
-                row["hit_ratio"] = hit_ratio(info.get("keyspace_hits"), info.get("keyspace_misses"))
-                row["role"] = info.get("role")
-                row["items"] = sum(found.get("keys", 0) for name, found in info.items()
-                                   if name.startswith("db") and isinstance(found, dict))
-                this_db = info.get(f"db{row['db']}") if row["db"] is not None else None
-                row["db_keys"] = this_db.get("keys", 0) if isinstance(this_db, dict) else 0
-                row["ok"] = True
-            except Exception as exc:  # one unreachable server must not hide the others
+                views.append(row)
+                for found in client.sentinel_slaves(service):  # a down one shows as unreachable
+                    replicas[f"{found['ip']}:{found['port']}"] = None
+            except Exception as exc:
                 row["error"] = self.describe(exc)
             finally:
                 if client is not None:
                     client.close()
-            out.append(row)
-        return out
+            row["note"] = _sentinel_note(row, service)
+            rows.append(row)
+        named = [view["sees"] for view in views]
+        master = max(set(named), key=named.count) if named else None
+        quorum = max((view["quorum"] or 0 for view in views), default=0)
+        if master is None:
+            unknown = _("no sentinel answered: the master of %(service)s is unknown") % {"service": service}
+            rows.append({"address": service, "ok": False, "role": "master", "error": unknown})
+            return rows
+        warnings = []
+        if len(set(named)) > 1:
+            warnings.append(_("The sentinels disagree on the master of %(service)s: %(seen)s.")
+                            % {"service": service, "seen": ", ".join(sorted(set(named)))})
+        if len(views) < quorum:
+            warnings.append(_("Only %(up)s of %(all)s sentinels answer, fewer than the quorum of %(quorum)s: "
+                              "no failover can be agreed.") % {"up": len(views), "all": len(rows), "quorum": quorum})
+        data_kwargs = _data_kwargs(self.client().connection_pool)
+        for address, role in [(master, "master"), *((r, "replica") for r in replicas if r != master)]:
+            host, _colon, port = address.rpartition(":")
+            row = {"address": self.mask(address), "db": str(data_kwargs.get("db", 0)), "ok": False, "error": None}
+            self._info_row(row, timeout, host=host, port=int(port), **data_kwargs)
+            if role == "replica" and row.get("role") == "master":
+                row["note"] = _("the sentinels list it as a replica: an old master not yet turned into one after "
+                                "a failover")
+            row.setdefault("role", role)
+            rows.append(row)
+        if warnings:
+            rows[len(manager.sentinels)]["warning"] = " ".join(warnings)
+        return rows
 
     def summarize_server(self, row: Mapping[str, Any]) -> dict[str, Any]:
         summary = super().summarize_server(row)
@@ -475,3 +571,39 @@ def _address(url: str) -> str:
         return parts.path
     db = parts.path.lstrip("/") or "0"
     return f"{parts.hostname}:{parts.port or 6379}/{db}"
+
+
+def _node(client: Any) -> str:
+    """``host:port`` of a redis-py client."""
+    kwargs = client.connection_pool.connection_kwargs
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def _node_kwargs(client: Any) -> dict[str, Any]:
+    """What a probe client of ours needs to reach the same server as ``client``."""
+    kwargs = client.connection_pool.connection_kwargs
+    return {k: kwargs[k] for k in ("host", "port", "username", "password") if kwargs.get(k) is not None}
+
+
+def _data_kwargs(pool: Any) -> dict[str, Any]:
+    """Credentials and database of the servers a ``SentinelConnectionPool`` connects to."""
+    kwargs = getattr(pool, "connection_kwargs", None) or {}
+    return {k: kwargs[k] for k in ("username", "password", "db") if kwargs.get(k) is not None}
+
+
+def _seconds_ago(milliseconds: Any) -> float | None:
+    return milliseconds / 1000 if isinstance(milliseconds, int) else None
+
+
+def _sentinel_note(row: Mapping[str, Any], service: str) -> str:
+    """What one sentinel says of ``service``, as staff read it."""
+    if not row.get("ok"):
+        return ""
+    parts = [_("sees master %(master)s of %(service)s") % {"master": row["sees"], "service": service}]
+    if row.get("master_down"):
+        parts.append(_("thinks it is down"))
+    parts.append(_("quorum %(quorum)s") % {"quorum": row.get("quorum")})
+    parts.append(_("config epoch %(epoch)s (a failover raises it)") % {"epoch": row.get("epoch")})
+    if row.get("master_for") is not None:
+        parts.append(_("master role seen for %(seconds)d s") % {"seconds": row["master_for"]})
+    return "; ".join(parts)

@@ -240,6 +240,10 @@ def _finish(report: dict[str, Any], adapter: Adapter, results: dict[str, Any], s
                 ngettext("Unreachable server: %(servers)s.", "Unreachable servers: %(servers)s.", len(down))
                 % {"servers": ", ".join(down)}
             )
+        noted = [s["warning"] for s in report["server"] if s.get("warning")]  # e.g. the sentinels disagree
+        if noted:
+            status = "warning"
+            warnings.extend(noted)
         if report["circuit"] != "closed":
             status = "warning"
             warnings.append(_circuit_warning(report["circuit"]))
