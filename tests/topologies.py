@@ -140,3 +140,53 @@ def start_sentinel_group() -> SentinelGroup:
         group.stop()
         raise
     return group
+
+
+@dataclass
+class Cluster:
+    """Three primaries, slots split evenly by ``redis-cli --cluster create``; a killed primary
+    leaves the others serving (``cluster-require-full-coverage no``)."""
+
+    nodes: list[Server] = field(default_factory=list)
+
+    @property
+    def locations(self) -> list[str]:
+        return [f"redis://127.0.0.1:{node.port}" for node in self.nodes]
+
+    def node(self, port: int) -> Server:
+        return next(n for n in self.nodes if n.port == port)
+
+    def wait_ok(self, nodes: list[Server] | None = None) -> None:
+        def ok() -> bool:
+            for node in nodes or self.nodes:
+                client = _client(node.port)
+                try:
+                    if b"cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+                        return False
+                finally:
+                    client.close()
+            return True
+
+        _wait("the cluster to be ok", ok, timeout=30)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_cluster(primaries: int = 3) -> Cluster:
+    cluster = Cluster()
+    try:
+        for _ in range(primaries):
+            cluster.nodes.append(start_with_config("cluster", [
+                "cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 2000",
+                "cluster-require-full-coverage no",
+            ]))
+        subprocess.run([_binary("redis-cli"), "--cluster", "create",
+                        *(f"127.0.0.1:{node.port}" for node in cluster.nodes), "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        cluster.wait_ok()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

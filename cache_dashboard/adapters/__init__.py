@@ -20,6 +20,8 @@ ADAPTERS: dict[str, str] = {
     "django.core.cache.backends.memcached.PyMemcacheCache": "cache_dashboard.adapters.pymemcache.PyMemcacheAdapter",
     "django.core.cache.backends.redis.RedisCache": "cache_dashboard.adapters.redis.RedisAdapter",
     "django_redis.cache.RedisCache": "cache_dashboard.adapters.django_redis.DjangoRedisAdapter",
+    "cache_dashboard.backends.redis_cluster.RedisClusterCache":
+        "cache_dashboard.adapters.redis_cluster.RedisClusterAdapter",
 }
 
 _adapters: dict[str, Adapter] = {}

@@ -119,6 +119,11 @@ class RedisAdapter(Adapter):
             raise UnsupportedOperation.key_function_not_suffix(alias=self.alias)
         return raw[: -len(marker)]
 
+    def client_for(self, raw_key: str) -> Any:
+        """The client to pipeline commands on the keys of ``raw_key``'s hash tag (scripts too):
+        the primary here; on Redis Cluster the node holding the tag's slot."""
+        return self.client()
+
     def get_primary(self, key: str) -> Any:
         raw = self.client().get(self.raw_key(key))
         return None if raw is None else self.decode(raw)
@@ -283,13 +288,15 @@ class RedisAdapter(Adapter):
         the page (a SCAN cursor cannot stop inside a call's answer)."""
         if cursor and not cursor.isdigit():
             raise BadCursor(cursor)
-        client = self.client()
-        position = int(cursor) if cursor else 0
+        return self._list_from(self.client(), int(cursor) if cursor else 0, match, count, time.monotonic() + budget)
+
+    def _list_from(self, client: Any, position: int, match: str, count: int, deadline: float) -> KeyPage:
+        """One page of ``client``'s SCAN from ``position`` (``page.cursor``: where the next starts,
+        ``DONE`` at the end of this server's keyspace)."""
         step = max(10, min(count, SCAN_COUNT))
         pattern = match.encode("utf-8", "surrogatepass")
         found: dict[bytes, None] = {}  # SCAN may return a key twice
         page = KeyPage()
-        deadline = time.monotonic() + budget
         while True:
             position, batch = client.scan(position, match=pattern, count=step)
             page.scanned += step

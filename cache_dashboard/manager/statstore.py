@@ -225,7 +225,7 @@ class HashStore(StatsStore):
     def write(self, adapter: Adapter, buckets: list[tuple[int, int, Cells, Cells]], hour: int,
               names: set[str]) -> None:
         assert isinstance(adapter, RedisAdapter)
-        client = adapter.client()
+        client = _client(adapter)
         pipe = client.pipeline(transaction=False)
         now = time.time()
         for res, start, deltas, maxima in buckets:
@@ -259,7 +259,7 @@ class HashStore(StatsStore):
 
     def read(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
         assert isinstance(adapter, RedisAdapter)
-        pipe = adapter.client().pipeline(transaction=False)
+        pipe = _client(adapter).pipeline(transaction=False)
         for start in starts:
             pipe.hgetall(adapter.raw_key(stats_bucket(res, start)))
         return [{_text(k): int(v) for k, v in found.items()} for found in pipe.execute()]
@@ -273,7 +273,7 @@ class HashStore(StatsStore):
         count = _kept(res)
         if nns is None and count != len(starts):
             return super().window(adapter, res, starts, nns, series, sources)
-        client = adapter.client()
+        client = _client(adapter)
         pipe = client.pipeline(transaction=False)
         if nns is None:
             self._advance(adapter, pipe, res, count, starts[-1], time.time())
@@ -308,13 +308,13 @@ class HashStore(StatsStore):
 
     def names(self, adapter: Adapter, hours: list[int]) -> set[str]:
         assert isinstance(adapter, RedisAdapter)
-        found = adapter.client().sunion([adapter.raw_key(stats_names(h)) for h in hours])
+        found = _client(adapter).sunion([adapter.raw_key(stats_names(h)) for h in hours])
         return {_text(name) for name in found}
 
     def write_samples(self, adapter: Adapter, buckets: list[tuple[int, int, Cells]]) -> None:
         # The write script without a window and without deltas: only its "raise to" part runs.
         assert isinstance(adapter, RedisAdapter)
-        client = adapter.client()
+        client = _client(adapter)
         pipe = client.pipeline(transaction=False)
         for res, start, cells in buckets:
             args = [x for pair in cells.items() for x in pair]
@@ -324,7 +324,7 @@ class HashStore(StatsStore):
 
     def read_samples(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
         assert isinstance(adapter, RedisAdapter)
-        pipe = adapter.client().pipeline(transaction=False)
+        pipe = _client(adapter).pipeline(transaction=False)
         for start in starts:
             pipe.hgetall(adapter.raw_key(server_samples(res, start)))
         return [{_text(k): int(v) for k, v in found.items()} for found in pipe.execute()]
@@ -342,6 +342,12 @@ def _kept(res: int) -> int:
         if kept_res == res and retention(res) >= 2 * count * res:
             return count
     return 0
+
+
+def _client(adapter: RedisAdapter) -> Any:
+    """The client for the statistics' keys: they share one hash tag, so on Redis Cluster they
+    live on one node, and a pipeline of scripts goes to it (a cluster pipeline refuses them)."""
+    return adapter.client_for(adapter.raw_key(stats_names(0)))
 
 
 def _execute(client: Any, pipe: Any) -> list[Any]:

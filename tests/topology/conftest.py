@@ -6,10 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.utils import translation
 
 from tests.conftest import IN_CI
 from tests.servers import have
-from tests.topologies import SentinelGroup, start_sentinel_group
+from tests.topologies import Cluster, SentinelGroup, start_cluster, start_sentinel_group
+
+
+@pytest.fixture(autouse=True)
+def _in_english() -> Iterator[None]:
+    """The notes these tests read are asserted in English, whatever an earlier test activated."""
+    with translation.override("en"):
+        yield
 
 
 def _need_redis() -> None:
@@ -27,3 +35,13 @@ def sentinel_group() -> Iterator[SentinelGroup]:
         yield group
     finally:
         group.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Cluster]:
+    _need_redis()
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
