@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.test.utils import override_settings
+from django.utils import translation
 
 from tests.servers import Server, have, start_memcached, start_redis, start_valkey, valkey_binary, wait_replica_synced
 
@@ -161,6 +162,9 @@ def reset_state() -> None:
 @pytest.fixture(autouse=True)
 def _clean_caches(servers: Servers) -> Iterator[None]:
     reset_state()
+    # A request through LocaleMiddleware leaves its language active in this thread: start each
+    # test in the default language, whatever the one before it asked for.
+    translation.deactivate()
     yield
 
 

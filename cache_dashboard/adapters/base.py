@@ -320,6 +320,12 @@ class Adapter:
         whether it existed."""
         raise UnsupportedOperation.no_key_listing(backend=self.name, alias=self.alias)
 
+    def contains(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the failure of one part of this cache that the rest serves without
+        (a Redis Cluster node left alone after an error): the circuit breaker does not count it
+        against the whole alias, and the calls for that part fail open on their own."""
+        return False
+
     # -- health -------------------------------------------------------------------------------
     def server_info(self, timeout: float) -> list[dict[str, Any]]:
         """Statistics per server in the backend's own names; [] when the backend has no server."""

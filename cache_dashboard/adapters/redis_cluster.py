@@ -8,13 +8,14 @@ the hit path stays one round trip to one node; the statistics live on the node o
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from cache_dashboard.adapters.listing import DONE, BadCursor, KeyPage
 from cache_dashboard.adapters.redis import RedisAdapter
+from cache_dashboard.backends.redis_cluster import NodeDown
 
 #: Slots of a Redis Cluster.
 SLOTS = 16384
@@ -31,7 +32,12 @@ class RedisClusterAdapter(RedisAdapter):
 
     def client_for(self, raw_key: str) -> Any:
         cluster = self.client()
-        return cluster.get_redis_connection(cluster.get_node_from_key(raw_key))
+        node = cluster.get_node_from_key(raw_key)
+        cluster.check_node(node)  # a node left alone after a failure: NodeDown at once
+        return cluster.get_redis_connection(node)
+
+    def contains(self, exc: BaseException) -> bool:
+        return isinstance(exc, NodeDown) and not exc.everything
 
     def sentinel(self) -> None:
         return None
@@ -41,22 +47,37 @@ class RedisClusterAdapter(RedisAdapter):
         return sorted(self.client().get_primaries(), key=lambda node: (node.host, node.port))
 
     def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
-        pipe = self._node_pipeline(add_key)
-        pipe.set(self.raw_key(add_key), self.encode(value), nx=True, ex=_ex(timeout))
-        pipe.get(self.raw_key(get_key))
-        added, raw = pipe.execute()
+        def queue(pipe: Any) -> None:
+            pipe.set(self.raw_key(add_key), self.encode(value), nx=True, ex=_ex(timeout))
+            pipe.get(self.raw_key(get_key))
+
+        added, raw = self._on_node(add_key, queue)
         return bool(added), None if raw is None else self.decode(raw)
 
     def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
-        pipe = self._node_pipeline(set_key)
-        pipe.set(self.raw_key(set_key), self.encode(value), ex=_ex(timeout))
-        pipe.delete(self.raw_key(delete_key))
-        pipe.execute()
+        def queue(pipe: Any) -> None:
+            pipe.set(self.raw_key(set_key), self.encode(value), ex=_ex(timeout))
+            pipe.delete(self.raw_key(delete_key))
 
-    def _node_pipeline(self, key: str) -> Any:
-        """A pipeline on the node of ``key``'s hash tag (the miss path's two keys share it): one
-        round trip, where a cluster pipeline would route each command on its own."""
-        return self.client_for(self.raw_key(key)).pipeline(transaction=False)
+        self._on_node(set_key, queue)
+
+    def _on_node(self, key: str, queue: Callable[[Any], None]) -> list[Any]:
+        """One pipeline on the node of ``key``'s hash tag (the miss path's two keys share it): one
+        round trip, where a cluster pipeline routes each command on its own. A node that fails
+        is left alone, as for every other command (``GuardedCluster``)."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        cluster = self.client()
+        node = cluster.get_node_from_key(self.raw_key(key))
+        cluster.check_node(node)
+        pipe = cluster.get_redis_connection(node).pipeline(transaction=False)
+        queue(pipe)
+        try:
+            answers = list(pipe.execute())
+        except (ConnectionError, TimeoutError) as exc:
+            raise cluster.mark_down(node, exc) from exc
+        cluster.mark_up(node)
+        return answers
 
     def read_ints(self, keys: list[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -122,7 +143,12 @@ class RedisClusterAdapter(RedisAdapter):
             self._info_row(row, timeout, host=node.host, port=node.port, **self.connection_kwargs())
             served = slots.get(address, 0)
             row["slots"] = served
-            row["note"] = _("%(slots)s of %(all)s slots") % {"slots": served, "all": SLOTS} if served else ""
+            notes = [_("%(slots)s of %(all)s slots") % {"slots": served, "all": SLOTS}] if served else []
+            left = cluster.down.get(node.name, 0.0) - time.monotonic()
+            if left > 0:
+                notes.append(_("left alone for %(seconds).1f s more after an error: its keys fail open")
+                             % {"seconds": left})
+            row["note"] = "; ".join(notes)
             rows.append(row)
         covered = sum(slots.get(row["address"], 0) for row in rows if row["ok"])
         if rows and covered < SLOTS:

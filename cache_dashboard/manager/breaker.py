@@ -59,7 +59,11 @@ class CircuitBreaker:
     def failure(self, exc: BaseException) -> None:
         """Count a failed call. A timeout opens the circuit at once: each one cost a whole socket
         timeout, and a server that hung once will hang the next call too. A refused connection
-        (it fails fast) counts toward CIRCUIT_FAILURE_THRESHOLD."""
+        (it fails fast) counts toward CIRCUIT_FAILURE_THRESHOLD. A failure the adapter says is
+        contained to one part of the cache (``Adapter.contains``) is only logged."""
+        if self._contained(exc):
+            self.log(exc)
+            return
         with self._lock:
             self.failures += 1
             if (self.state == HALF_OPEN or is_timeout(exc)
@@ -69,6 +73,12 @@ class CircuitBreaker:
                 self.state = OPEN
                 self._probe_taken = False
         self.log(exc)
+
+    def _contained(self, exc: BaseException) -> bool:
+        try:
+            return get_adapter(self.alias).contains(exc)
+        except Exception:  # an alias gone from CACHES: count it as before
+            return False
 
     def log(self, exc: BaseException) -> None:
         """Log at most one error per LOG_RATE_LIMIT seconds per alias; count the rest."""

@@ -6,18 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.utils import translation
 
 from tests.conftest import IN_CI
 from tests.servers import have
 from tests.topologies import Cluster, SentinelGroup, start_cluster, start_sentinel_group
-
-
-@pytest.fixture(autouse=True)
-def _in_english() -> Iterator[None]:
-    """The notes these tests read are asserted in English, whatever an earlier test activated."""
-    with translation.override("en"):
-        yield
 
 
 def _need_redis() -> None:

@@ -13,6 +13,7 @@ from cache_dashboard import CacheManager, keyspace, testing
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.adapters.redis_cluster import SLOTS, RedisClusterAdapter
 from cache_dashboard.manager import health
+from cache_dashboard.manager.breaker import get_breaker
 from tests.topologies import Cluster, start_cluster
 
 
@@ -26,6 +27,10 @@ def cluster_alias(redis_cluster: Cluster, extra_alias) -> str:  # type: ignore[n
     extra_alias(cluster=cluster_cache(redis_cluster.locations))
     caches["cluster"].clear()  # FLUSHDB on every primary of this session's throwaway cluster
     return "cluster"
+
+
+def _slots_of(client: Any, port: int) -> set[int]:
+    return {slot for slot, nodes in client.nodes_manager.slots_cache.items() if nodes[0].port == port}
 
 
 def _node_keys(cluster: Cluster) -> dict[int, int]:
@@ -157,7 +162,58 @@ def test_a_killed_primary_shows_in_health_and_its_keys_fail_open(own_cluster: Cl
     assert [row["address"] for row in down] == [f"127.0.0.1:{victim.port}"]
     assert report["status"] == "warning"
     assert any("slots have no primary that answers" in w for w in report["warnings"]), report["warnings"]
-    fetched: list[str] = []
-    for key in keys:  # every call answers: from the cache, or from the fetch for the dead node's keys
-        assert cm.get(key, lambda key=key: fetched.append(key) or key) == key
-    assert fetched and set(fetched) != set(keys)
+    client = adapter.client()
+    layout, dead_slots = testing.keys("doomed"), _slots_of(client, victim.port)
+    on_victim = {key for key in keys if client.keyslot(adapter.raw_key(layout.entry(key, None))) in dead_slots}
+    assert 0 < len(on_victim) < len(keys)
+    for _round in range(3):
+        fetched: list[str] = []
+        for key in keys:  # every call answers: from the cache, or from the fetch for the dead node's keys
+            assert cm.get(key, lambda key=key, fetched=fetched: fetched.append(key) or key) == key
+        # Only the dead node's keys went to the fetch: the others stayed hits, the breaker closed.
+        assert set(fetched) == on_victim
+        assert get_breaker("doomed").state == "closed"
+    report = health.check("doomed")
+    victim_row = next(row for row in report["server"] if row["address"] == f"127.0.0.1:{victim.port}")
+    assert "left alone for" in victim_row["note"]
+
+
+def test_a_hung_primary_costs_one_timeout_then_is_left_alone(own_cluster: Cluster, extra_alias) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    import time
+
+    from cache_dashboard.backends.redis_cluster import NodeDown
+
+    extra_alias(hung=cluster_cache(own_cluster.locations, timeout=0.3) | {
+        "OPTIONS": {"socket_timeout": 0.3, "socket_connect_timeout": 0.3, "node_down_seconds": 1.0}})
+    cache = caches["hung"]
+    adapter = get_adapter("hung")
+    client = adapter.client()
+    victim = own_cluster.nodes[1]
+    dead_slots = _slots_of(client, victim.port)
+    key = next(f"h{i}" for i in range(1000) if client.keyslot(adapter.raw_key(f"h{i}")) in dead_slots)
+    other = next(f"h{i}" for i in range(1000) if client.keyslot(adapter.raw_key(f"h{i}")) not in dead_slots)
+    cache.set(key, "v", 60)
+    cache.set(other, "w", 60)
+    os.kill(victim.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(NodeDown) as first:
+            cache.get(key)
+        assert type(first.value.__cause__).__name__ == "TimeoutError"  # the one socket timeout
+        for _ in range(20):  # then at once, without a socket
+            with pytest.raises(NodeDown) as again:
+                cache.get(key)
+            assert again.value.__cause__ is None
+            assert cache.get(other) == "w"  # the other nodes keep serving
+        assert adapter.contains(again.value) and not again.value.everything
+    finally:
+        os.kill(victim.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while True:  # after node_down_seconds one call tries it again, and it answers
+        try:
+            assert cache.get(key) == "v"
+            break
+        except NodeDown:
+            assert time.monotonic() < deadline, "the node was not tried again"
+            time.sleep(0.2)
