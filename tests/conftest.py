@@ -29,9 +29,9 @@ DJANGO_REDIS_TIMEOUTS = {"SOCKET_TIMEOUT": 3, "SOCKET_CONNECT_TIMEOUT": 3}
 MEMCACHED_TIMEOUTS = {"timeout": 3, "connect_timeout": 3, "dead_timeout": 5}
 
 #: The aliases every contract test runs on.
-CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached", "valkey"]
+CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached", "valkey", "django_valkey"]
 NEEDS = {"redis": "redis", "django_redis": "redis", "redis_multi": "redis", "memcached": "memcached",
-         "memcached_pool": "memcached", "valkey": "valkey"}
+         "memcached_pool": "memcached", "valkey": "valkey", "django_valkey": "valkey"}
 
 
 class Servers:
@@ -92,6 +92,10 @@ class Servers:
             # Valkey behind Django's own RedisCache: the same protocol, its own name and version.
             out["valkey"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                              "LOCATION": f"redis://127.0.0.1:{self.valkey.port}/0", "OPTIONS": dict(REDIS_TIMEOUTS)}
+            # And behind django-valkey's backend, on valkey-py (its own client library).
+            out["django_valkey"] = {"BACKEND": "django_valkey.cache.ValkeyCache",
+                                    "LOCATION": f"valkey://127.0.0.1:{self.valkey.port}/1",
+                                    "OPTIONS": dict(DJANGO_REDIS_TIMEOUTS)}
         if self.memcached:
             assert self.memcached2 is not None
             out["memcached"] = {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",

@@ -20,6 +20,7 @@ ADAPTERS: dict[str, str] = {
     "django.core.cache.backends.memcached.PyMemcacheCache": "cache_dashboard.adapters.pymemcache.PyMemcacheAdapter",
     "django.core.cache.backends.redis.RedisCache": "cache_dashboard.adapters.redis.RedisAdapter",
     "django_redis.cache.RedisCache": "cache_dashboard.adapters.django_redis.DjangoRedisAdapter",
+    "django_valkey.cache.ValkeyCache": "cache_dashboard.adapters.django_valkey.DjangoValkeyAdapter",
     "cache_dashboard.backends.redis_cluster.RedisClusterCache":
         "cache_dashboard.adapters.redis_cluster.RedisClusterAdapter",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -68,6 +69,13 @@ class RedisAdapter(Adapter):
     #: The backend reads django-redis's OPTIONS (``CLIENT_CLASS``…); Django's own RedisCache passes
     #: every option on to redis-py's connection pool instead (system check E004).
     django_redis_options: ClassVar[bool] = False
+    #: The client library the backend talks through: ``redis`` (redis-py) or its fork ``valkey``
+    #: (valkey-py: the same API, its own exception classes).
+    client_library: ClassVar[str] = "redis"
+
+    def lib(self, module: str = "") -> Any:
+        """The client library, or one of its modules (``lib("exceptions")``)."""
+        return importlib.import_module(f"{self.client_library}.{module}" if module else self.client_library)
 
     def _checks(self) -> Iterator[CheckMessage]:
         yield from super()._checks()
@@ -265,13 +273,10 @@ class RedisAdapter(Adapter):
             deleted += self._compare_and_unlink(client, [k for k, _ in part], [v for _, v in part])
         return deleted
 
-    @staticmethod
-    def _compare_and_unlink(client: Any, keys: list[bytes], values: list[bytes]) -> int:
-        from redis.exceptions import NoScriptError
-
+    def _compare_and_unlink(self, client: Any, keys: list[bytes], values: list[bytes]) -> int:
         try:
             return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
-        except NoScriptError:  # a server that restarted or flushed its scripts
+        except self.lib("exceptions").NoScriptError:  # a server that restarted or flushed its scripts
             client.script_load(_COMPARE_AND_UNLINK)
             return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
 
@@ -417,15 +422,13 @@ class RedisAdapter(Adapter):
 
     def _probe_client(self, timeout: float, url: str | None = None, **kwargs: Any) -> Any:
         """A client of our own with short timeouts and no retries: the user's may wait long."""
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
+        lib = self.lib()
         options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
-                                   "retry": Retry(NoBackoff(), 0)}
+                                   "retry": self.lib("retry").Retry(self.lib("backoff").NoBackoff(), 0)}
+        client_class = getattr(lib, "Redis", None) or lib.Valkey
         if url is not None:
-            return redis.Redis.from_url(url, **options, **self.connection_kwargs())
-        return redis.Redis(**options, **kwargs)
+            return client_class.from_url(url, **options, **self.connection_kwargs())
+        return client_class(**options, **kwargs)
 
     def _info_row(self, row: dict[str, Any], timeout: float, url: str | None = None, **kwargs: Any) -> None:
         """Fill ``row`` from the server's INFO (or its error: one unreachable server must not hide

@@ -249,7 +249,7 @@ class HashStore(StatsStore):
             key = adapter.raw_key(stats_names(hour))
             pipe.sadd(key, *sorted(_bytes(name) for name in names))
             pipe.expire(key, retention(3600) + NAMES_EXTRA)
-        _execute(client, pipe)
+        _execute(adapter, client, pipe)
 
     @staticmethod
     def _advance(adapter: RedisAdapter, pipe: Any, res: int, count: int, last: int, now: float) -> None:
@@ -283,7 +283,7 @@ class HashStore(StatsStore):
             wanted = [f"c|{nns}|{name}" for name in FIELDS] + [f"m|{nns}"]
         for start in starts:
             pipe.hmget(adapter.raw_key(stats_bucket(res, start)), wanted)
-        found = _execute(client, pipe)
+        found = _execute(adapter, client, pipe)
         out = Window()
         if nns is None:
             held = ((_text(k), int(v)) for k, v in found[1].items())
@@ -320,7 +320,7 @@ class HashStore(StatsStore):
             args = [x for pair in cells.items() for x in pair]
             pipe.evalsha(_SHAS[_WRITE], 1, adapter.raw_key(server_samples(res, start)), retention(res), start, res, 0,
                          *args)
-        _execute(client, pipe)
+        _execute(adapter, client, pipe)
 
     def read_samples(self, adapter: Adapter, res: int, starts: list[int]) -> list[Cells]:
         assert isinstance(adapter, RedisAdapter)
@@ -350,17 +350,15 @@ def _client(adapter: RedisAdapter) -> Any:
     return adapter.client_for(adapter.raw_key(stats_names(0)))
 
 
-def _execute(client: Any, pipe: Any) -> list[Any]:
+def _execute(adapter: RedisAdapter, client: Any, pipe: Any) -> list[Any]:
     """Run ``pipe``. A server without the scripts (restarted, SCRIPT FLUSH, failover) answers
     NOSCRIPT for each and runs none of them: they are loaded and the pipeline is sent once more,
     which is safe since the rest of it is idempotent (reads, SADD, EXPIRE, an advance to where
     the window already is)."""
-    from redis.exceptions import NoScriptError
-
     commands = list(pipe.command_stack)
     try:
         return list(pipe.execute())
-    except NoScriptError:
+    except adapter.lib("exceptions").NoScriptError:
         for source in (_WRITE, _ADVANCE):
             client.script_load(source)
         pipe.command_stack.extend(commands)

@@ -53,3 +53,24 @@ def test_the_manager_and_the_pages_on_valkey(servers: Any, admin_client: Any) ->
     page = admin_client.get(reverse("admin:cache_dashboard_overview"), {"alias": "valkey"})
     assert page.status_code == 200 and 'data-cd-software="valkey"' in page.content.decode()
     assert "Valkey 9." in page.content.decode()
+
+
+def test_django_valkey_backend_through_valkey_py(servers: Any) -> None:
+    """django-valkey's ValkeyCache: its own client on valkey-py (not redis-py), the same features."""
+    require("django_valkey", servers)
+    from cache_dashboard.adapters.django_valkey import DjangoValkeyAdapter
+
+    adapter = get_adapter("django_valkey")
+    assert isinstance(adapter, DjangoValkeyAdapter)
+    assert type(adapter.client()).__module__.startswith("valkey")
+    [row] = adapter.server_info(1.0)
+    assert row["ok"] and row["software"] == "valkey" and row["db"] == "1"
+    cm = CacheManager("django_valkey")
+    calls: list[int] = []
+    for _ in range(2):
+        assert cm.get("20100070970", lambda: calls.append(1) or "x", namespace="ruc") == "x"
+    assert calls == [1]
+    for n in range(3):
+        cm.get(f"tmp:{n}", lambda n=n: n)
+    assert cm.invalidate_pattern("tmp:*") == 3
+    assert any(r["namespace"] == "ruc" for r in list_page("django_valkey", namespace="ruc")["rows"])

@@ -22,7 +22,7 @@ from cache_dashboard.keyspace import FOREIGN, MANAGER, SITE, decode_token, key_d
 from tests.conftest import require
 
 pytestmark = pytest.mark.django_db
-LISTING = ["locmem", "redis", "django_redis", "db", "file"]
+LISTING = ["locmem", "redis", "django_redis", "django_valkey", "db", "file"]
 HOSTILE = ["__proto__", "a b", "ctl\x00\n", "\ud800lone", "x" * 300, "ünï"]
 
 
@@ -39,7 +39,7 @@ class Bomb:
 def _plant_foreign(alias: str, raw: str, value: bytes) -> None:
     """A key written by someone else with no regard for this site's prefix."""
     adapter: Any = get_adapter(alias)
-    if alias in ("redis", "django_redis"):
+    if alias in ("redis", "django_redis", "django_valkey"):
         adapter.client().set(raw, value)
     elif alias == "locmem":
         cache: Any = caches[alias]

@@ -24,11 +24,12 @@ def test_health_shape(cm: CacheManager) -> None:
     report = cm.get_health()
     assert report["status"] == "healthy"
     assert report["backend"] == {"locmem": "locmem", "redis": "redis", "django_redis": "django_redis",
-                                 "valkey": "redis", "memcached": "memcached"}[cm.alias]  # Valkey: RedisCache
+                                 "valkey": "redis", "django_valkey": "django_valkey",
+                                 "memcached": "memcached"}[cm.alias]  # valkey: Django's RedisCache
     assert [c["name"] for c in report["checks"]] == ["connection", "roundtrip", "registry"]
     assert all(c["ok"] and c["latency_ms"] is not None for c in report["checks"])
     json.dumps(report)  # JSON-ready for the admin endpoint
-    if cm.backend in ("redis", "django_redis"):
+    if cm.backend in ("redis", "django_redis", "django_valkey"):
         assert REDIS_KEYS <= set(report["server"][0]) and report["server"][0]["ok"]
     elif cm.backend == "memcached":
         assert MEMCACHED_KEYS <= set(report["server"][0]) and report["server"][0]["ok"]

@@ -105,7 +105,7 @@ def test_namespace_invalidation_is_visible_to_other_processes_at_next_get(alias_
     assert run_processes(read_after_invalidation, [(alias_name,)] * 2) == ["MISS", "MISS"]
 
 
-@pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis", "django_valkey"])
 def test_purge_keeps_an_entry_rewritten_between_its_read_and_its_delete(
     alias_name: str, servers: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:

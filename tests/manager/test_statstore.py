@@ -18,7 +18,7 @@ from cache_dashboard.testing import flusher_paused
 from tests.conftest import require
 
 SERIES = stats.SERIES_FIELDS
-REDIS_ALIASES = ["redis", "django_redis"]
+REDIS_ALIASES = ["redis", "django_redis", "django_valkey"]
 
 
 def _now_bucket(res: int) -> int:
@@ -93,18 +93,26 @@ def test_a_maximum_leaving_the_window_gives_way_to_the_next(servers: object) -> 
     assert window_at(first + (count + 10) * res).get("c|ruc|fetches") is None
 
 
-def test_a_server_that_lost_its_scripts_is_sent_them_again(servers: object) -> None:
-    require("redis", servers)  # type: ignore[arg-type]
-    cm = CacheManager("redis")
+@pytest.mark.parametrize("alias_name", REDIS_ALIASES)
+def test_a_server_that_lost_its_scripts_is_sent_them_again(alias_name: str, servers: object) -> None:
+    # django_valkey: valkey-py raises its own NoScriptError, not redis-py's.
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
     cm.get("k", lambda: 1, 60, namespace="ruc")
     cm.flush_stats()
     assert cm.get_stats()["totals"]["misses"] == 1
-    get_adapter("redis").client().script_flush()
+    get_adapter(alias_name).client().script_flush()
     cm.get("k2", lambda: 1, 60, namespace="ruc")
     cm.flush_stats()  # the write pipeline meets NOSCRIPT, loads, sends again: counted once
     assert cm.get_stats()["totals"]["misses"] == 2
-    get_adapter("redis").client().script_flush()
+    get_adapter(alias_name).client().script_flush()
     assert cm.get_stats()["namespaces"]["ruc"]["misses"] == 2
+    # The registry's scripts are loaded again too.
+    cm.mark_invalid("20999999999", "ERROR_API", namespace="ruc")
+    assert cm.invalid_breakdown("ruc") == {"ERROR_API": 1}
+    get_adapter(alias_name).client().script_flush()
+    cm.mark_invalid("20999999998", "ERROR_API", namespace="ruc")
+    assert cm.invalid_breakdown("ruc") == {"ERROR_API": 2}
 
 
 def test_a_poll_reads_the_window_not_every_bucket(servers: object) -> None:

@@ -180,7 +180,7 @@ return {#members, live}
 #: Members a batch of ``remove_reason`` takes (one script call each: Redis is not blocked long).
 REMOVE_BATCH = 1000
 
-_scripts: dict[str, Any] = {}
+_scripts: dict[tuple[str, str], Any] = {}
 
 
 def _redis(scope: Scope) -> RedisAdapter:
@@ -191,13 +191,12 @@ def _redis(scope: Scope) -> RedisAdapter:
 
 def _run(scope: Scope, source: str, keys: list[str], args: list[Any]) -> Any:
     """EVALSHA ``source`` (loaded once per server, again after a SCRIPT FLUSH or failover)."""
-    from redis.commands.core import Script
-
     adapter = _redis(scope)
+    Script = adapter.lib("commands.core").Script  # noqa: N806  # redis-py's or valkey-py's class
     client = adapter.client()
-    script = _scripts.get(source)
+    script = _scripts.get((adapter.client_library, source))
     if script is None:
-        script = _scripts[source] = Script(client, source)
+        script = _scripts[(adapter.client_library, source)] = Script(client, source)
     return script(keys=[adapter.raw_key(key) for key in keys], args=args, client=client)
 
 
