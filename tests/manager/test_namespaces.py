@@ -177,13 +177,13 @@ def test_one_scan_purges_several_namespaces_and_only_their_old_entries(
     slots: list[set[int]] = []
     real = type(cm.adapter)._compare_and_unlink
 
-    def one_slot_per_call(client: Any, keys: list[bytes], values: list[bytes]) -> int:
+    def one_slot_per_call(self: Any, client: Any, keys: list[bytes], values: list[bytes]) -> int:
         from redis.crc import key_slot
 
         slots.append({key_slot(key) for key in keys})
-        return real(client, keys, values)
+        return real(self, client, keys, values)
 
-    monkeypatch.setattr(type(cm.adapter), "_compare_and_unlink", staticmethod(one_slot_per_call))
+    monkeypatch.setattr(type(cm.adapter), "_compare_and_unlink", one_slot_per_call)
     scans = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
     assert purge.purge_many(alias_name, ["a", "b", "odd name/ü"]) == 900
     walked = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) - scans
