@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
 
+from cache_dashboard.manager.statstore import parse_cell
 from cache_dashboard.models import StatsHour
 
 #: Counter cells of a bucket (``c|<ns>|<field>``) and the column each goes to.
@@ -64,17 +65,15 @@ class DatabaseHistory:
 
         sources: dict[str, int] = {}
         for cell, n in cells.items():
-            kind, _, rest = cell.partition("|")
-            if kind == "c":
-                ns, _, field = rest.rpartition("|")
-                if field in COUNTERS:
-                    target = row(ns)
-                    setattr(target, field, getattr(target, field) + n)
+            kind, ns, name = parse_cell(cell)
+            if kind == "c" and name in COUNTERS:
+                target = row(ns)
+                setattr(target, name, getattr(target, name) + n)
             elif kind == "m":
-                target = row(rest)
+                target = row(ns)
                 target.fetch_max_us = max(target.fetch_max_us, n)
             elif kind == "s":
-                sources[rest] = sources.get(rest, 0) + n
+                sources[name] = sources.get(name, 0) + n
         rows[""].sources = sources
         db = router.db_for_write(StatsHour)
         try:

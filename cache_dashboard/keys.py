@@ -45,6 +45,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote
 
 from cache_dashboard.conf import get_setting
@@ -255,6 +256,13 @@ def key_role(key: str, prefix: str) -> KeyRole | None:
 def readable(normalised: str) -> str:
     """A normalised key or namespace as it was given (a hashed one stays its hash)."""
     return normalised if normalised.startswith("#") else unquote(normalised, errors="surrogatepass")
+
+
+def describe_role(role: KeyRole) -> dict[str, Any]:
+    """A :func:`key_role` as shown: ``part``, ``namespace`` and ``key`` readable (None where the
+    part has none) and ``epoch``."""
+    return {"part": role.part, "namespace": None if role.nns is None else readable(role.nns),
+            "key": None if role.nkey is None else readable(role.nkey), "epoch": role.epoch}
 
 
 # -- keys outside every epoch (they survive clear_all) ----------------------------------------------

@@ -26,7 +26,7 @@ from cache_dashboard.adapters import Adapter, get_adapter
 from cache_dashboard.adapters.listing import DONE, ListedKey, RawValue
 from cache_dashboard.adapters.listing import BadCursor as BadCursor  # raised by the pages' readers
 from cache_dashboard.conf import get_setting
-from cache_dashboard.keys import escape_glob, key_role, readable
+from cache_dashboard.keys import describe_role, escape_glob, key_role
 from cache_dashboard.manager import CacheManager
 
 #: Keys per page of the listing.
@@ -108,7 +108,7 @@ def describe_row(adapter: Adapter, listed: ListedKey | RawValue, prefix: SitePre
     """One key of a page: the key as written, its owner, its role in CacheManager's layout."""
     text = _site_text(listed.raw)
     key = None if text is None else prefix.strip(text)
-    if getattr(adapter, "names_are_hashes", False):
+    if adapter.names_are_hashes:
         key = text  # a file of this alias's own directory, named by its key's hash: the site's
     row: dict[str, Any] = {
         "token": encode_token(listed.raw),
@@ -129,11 +129,12 @@ def describe_row(adapter: Adapter, listed: ListedKey | RawValue, prefix: SitePre
     if key is None:
         row["label"] = _foreign_label(row["raw"])
         return row
-    if getattr(adapter, "names_are_hashes", False):
+    if adapter.names_are_hashes:
         row["label"] = "hashed"
         return row
-    role = _role(key)
-    if role is not None:
+    found = key_role(key, get_setting("KEY_PREFIX"))
+    if found is not None:
+        role = describe_role(found)
         row["owner"] = MANAGER
         row["part"] = role["part"]
         row["namespace"] = role["namespace"]
@@ -142,14 +143,6 @@ def describe_row(adapter: Adapter, listed: ListedKey | RawValue, prefix: SitePre
     elif key.startswith("django.contrib.sessions.cache"):
         row["label"] = "session"
     return row
-
-
-def _role(key: str) -> dict[str, Any] | None:
-    role = key_role(key, get_setting("KEY_PREFIX"))
-    if role is None:
-        return None
-    return {"part": role.part, "namespace": None if role.nns is None else readable(role.nns),
-            "key": None if role.nkey is None else readable(role.nkey)}
 
 
 def _foreign_label(text: str) -> str:
@@ -168,7 +161,7 @@ def list_page(alias: str, *, query: str = "*", namespace: str | None = None, sco
     adapter = get_adapter(alias)
     out: dict[str, Any] = {"alias": alias, "rows": [], "cursor": DONE, "scanned": 0, "out_of_time": False,
                            "supported": adapter.capabilities.key_browsing, "problem": "", "error": "",
-                           "hashed_names": bool(getattr(adapter, "names_are_hashes", False)),
+                           "hashed_names": adapter.names_are_hashes,
                            "took_ms": 0.0}
     if not out["supported"]:
         return out
@@ -301,7 +294,7 @@ def matches(alias: str, *, query: str, namespace: str | None, scope: str,
     """The writable raw keys a filter matches now, walking every page (within ``budget`` seconds
     when given), and whether the walk was complete. Cache errors raise ``CacheUnavailable``."""
     adapter = get_adapter(alias)
-    if getattr(adapter, "names_are_hashes", False) and (query != "*" or namespace):
+    if adapter.names_are_hashes and (query != "*" or namespace):
         return [], True  # a filter cannot apply to hashed names: it matches nothing, never everything
     cm = CacheManager(alias)
     match = match_for(adapter, query=query, namespace=namespace, scope=scope)

@@ -94,6 +94,8 @@ class Adapter:
     timeout_options: ClassVar[tuple[str, ...]] = ()
     #: The optional faster hit-path reader (None: Django's public ``get``/``get_many``).
     fast_reader: ClassVar[FastReader | None] = None
+    #: The key browser lists hashes of keys, not keys (FileBasedCache names its files so).
+    names_are_hashes: ClassVar[bool] = False
 
     def __init__(self, alias: str, params: Mapping[str, Any]) -> None:
         self.alias = alias

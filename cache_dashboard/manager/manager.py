@@ -25,7 +25,7 @@ from typing import Any
 
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
-from cache_dashboard.keys import glob_matcher, key_role, normalize_key, normalize_namespace, readable
+from cache_dashboard.keys import describe_role, glob_matcher, key_role, normalize_key, normalize_namespace
 from cache_dashboard.manager import epochs, health, lookup, purge, registry, sampler, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
@@ -200,8 +200,7 @@ class CacheManager:
         if role is None:
             return None
         alias = self.alias
-        out: dict[str, Any] = {"part": role.part, "namespace": None if role.nns is None else readable(role.nns),
-                               "key": None if role.nkey is None else readable(role.nkey), "epoch": role.epoch}
+        out = describe_role(role)
         with loud(alias, "describe_key", key=key):
             layout = epochs.layout(alias)
             out["current_epoch"] = role.epoch is None or role.epoch == layout.epoch

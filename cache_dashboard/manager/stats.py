@@ -300,14 +300,13 @@ def read_stats(recorder: StatsRecorder, nns: str | None, window: int, now: float
     max_us: dict[str, int] = defaultdict(int)
     by_source: dict[str, int] = defaultdict(int)
     for cell, n in found.totals.items():
-        kind, _, rest = cell.partition("|")
+        kind, ns, name = statstore.parse_cell(cell)
         if kind == "c":
-            ns, _, name = rest.rpartition("|")
             raw.setdefault(ns, defaultdict(int))[name] += n
         elif kind == "m":
-            max_us[rest] = max(max_us[rest], n)
+            max_us[ns] = max(max_us[ns], n)
         elif kind == "s":
-            by_source[rest] += n
+            by_source[name] += n
 
     per_ns: dict[str, dict[str, Any]] = {}
     grand = empty_totals()
@@ -359,14 +358,12 @@ def read_totals(recorder: StatsRecorder) -> dict[str, Any]:
     per_ns: dict[str, dict[str, int]] = {}
     by_source: dict[str, int] = {}
     for cell, n in cells.items():
-        kind, _, rest = cell.partition("|")
-        if kind == "c":
-            ns, _, field = rest.rpartition("|")
-            if field in FIELDS:
-                counters = per_ns.setdefault(names.get(ns, ns), dict.fromkeys(FIELDS, 0))
-                counters[field] += n
+        kind, ns, name = statstore.parse_cell(cell)
+        if kind == "c" and name in FIELDS:
+            counters = per_ns.setdefault(names.get(ns, ns), dict.fromkeys(FIELDS, 0))
+            counters[name] += n
         elif kind == "s":
-            label = sources.get(rest, rest)
+            label = sources.get(name, name)
             by_source[label] = by_source.get(label, 0) + n
     return {"alias": recorder.alias, "shared": adapter.capabilities.shared_stats, "namespaces": per_ns,
             "sources": by_source}

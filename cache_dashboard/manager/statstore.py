@@ -39,6 +39,20 @@ from cache_dashboard.keys import server_samples, stats_bucket, stats_names, stat
 
 #: A bucket's cells as written: {cell: delta}, and its maxima {cell: value}.
 Cells = dict[str, int]
+
+
+def parse_cell(cell: str) -> tuple[str, str, str]:
+    """``(kind, namespace, name)`` of a cell: ``c|<ns>|<field>`` a namespace's counter, ``m|<ns>``
+    its slowest fetch (name ""), ``s|<source>`` invalidations by a source and ``t|<field>`` a
+    field summed over the namespaces (namespace ""). A namespace may hold ``|``; a field never."""
+    kind, _, rest = cell.partition("|")
+    if kind == "c":
+        namespace, _, name = rest.rpartition("|")
+        return kind, namespace, name
+    if kind == "m":
+        return kind, rest, ""
+    return kind, "", rest
+
 NAMES_EXTRA = 7200  #: name sets outlive the retention by this (they cover whole hours)
 
 #: Windows kept as running sums on Redis: (resolution, buckets) — the dashboard's hour and day.
@@ -196,20 +210,19 @@ def fold(buckets: list[Cells], nns: str | None, series: tuple[str, ...], sources
     for i, cells in enumerate(buckets):
         row = out.series[i]
         for cell, n in cells.items():
-            kind, _, rest = cell.partition("|")
+            kind, ns, name = parse_cell(cell)
             if kind == "c":
-                ns, _, name = rest.rpartition("|")
                 if nns is not None and ns != nns:
                     continue
                 totals[cell] = totals.get(cell, 0) + n
                 if name in series:
                     row[name] = row.get(name, 0) + n
             elif kind == "m":
-                if (nns is None or rest == nns) and n > totals.get(cell, -1):
+                if (nns is None or ns == nns) and n > totals.get(cell, -1):
                     totals[cell] = n
             elif kind == "s" and nns is None:
                 totals[cell] = totals.get(cell, 0) + n
-                if rest in per_bucket:
+                if name in per_bucket:
                     row[cell] = row.get(cell, 0) + n
     return out
 

@@ -38,6 +38,12 @@ def _rows(site: DashboardSite, alias: str, rows: list[dict[str, Any]]) -> list[d
     return rows
 
 
+def keys_query(alias: str, query: str, namespace: str, scope: str) -> dict[str, str]:
+    """The Keys tab's URL parameters for a filter, the defaults left out (a short, shareable URL)."""
+    return {"alias": alias, "q": query if query != "*" else "", "namespace": namespace,
+            "scope": scope if scope != "site" else ""}
+
+
 def keys(site: DashboardSite, request: HttpRequest) -> HttpResponse:
     """One page of the alias's keys: filter, rows, the cursor to the next page."""
     require(request, PERM_VIEW_KEYS)
@@ -48,18 +54,16 @@ def keys(site: DashboardSite, request: HttpRequest) -> HttpResponse:
     filters = {"q": "*", "namespace": "", "scope": "site", "cursor": ""}
     page: dict[str, Any] = {"rows": [], "cursor": DONE, "supported": cm.capabilities.key_browsing, "error": "",
                             "problem": "", "scanned": 0, "out_of_time": False, "hashed_names": False, "took_ms": 0}
-    if request.GET and not form.is_valid():
-        pass  # the form shows its errors; nothing is read
-    else:
-        if request.GET:
-            filters.update({k: v for k, v in form.cleaned_data.items() if v is not None})
+    valid = not request.GET or form.is_valid()  # an invalid filter shows its errors; nothing is read
+    if request.GET and valid:
+        filters.update({k: v for k, v in form.cleaned_data.items() if v is not None})
+    if valid:
         try:
             page = keyspace.list_page(alias, query=filters["q"], namespace=filters["namespace"] or None,
                                       scope=filters["scope"], cursor=filters["cursor"])
         except keyspace.BadCursor:
             form.add_error(None, _("This page of the listing is no longer valid: start again from the first page."))
-    query = {"alias": alias, "q": filters["q"] if filters["q"] != "*" else "", "namespace": filters["namespace"],
-             "scope": filters["scope"] if filters["scope"] != "site" else ""}
+    query = keys_query(alias, filters["q"], filters["namespace"], filters["scope"])
     context = site.context(
         request,
         title=_("Keys"),
@@ -137,7 +141,6 @@ def render_delete_keys_confirm(site: DashboardSite, request: HttpRequest, alias:
         count=count,
         complete=complete,
         error=error,
-        back_url=site.url("keys", alias=alias, q=query if query != "*" else "", namespace=namespace,
-                          scope=scope if scope != "site" else ""),
+        back_url=site.url("keys", **keys_query(alias, query, namespace, scope)),
     )
     return DashboardResponse(request, "cache_dashboard/keys_delete_confirm.html", context)
