@@ -3,6 +3,7 @@ primaries on loopback (``redis-server --cluster-enabled yes`` + ``redis-cli --cl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -217,3 +218,16 @@ def test_a_hung_primary_costs_one_timeout_then_is_left_alone(own_cluster: Cluste
         except NodeDown:
             assert time.monotonic() < deadline, "the node was not tried again"
             time.sleep(0.2)
+
+
+@pytest.mark.django_db
+def test_the_servers_table_has_a_row_per_node_with_its_slots(cluster_alias: str, redis_cluster: Cluster,
+                                                             admin_client) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("admin:cache_dashboard_overview"), {"alias": cluster_alias})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert len(re.findall(r'<span class="cd-quiet">\d+ of 16384 slots</span>', html)) == 3  # the table's rows
+    for node in redis_cluster.nodes:
+        assert f"127.0.0.1:{node.port}" in html

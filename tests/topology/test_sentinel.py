@@ -177,3 +177,16 @@ def test_failover_under_load_fails_no_request(sentinel_alias: str, sentinel_grou
                and not row.get("note")]
     assert masters == [f"127.0.0.1:{new}"]
 
+
+
+@pytest.mark.django_db
+def test_the_servers_table_names_each_sentinel_and_the_master(sentinel_alias: str, sentinel_group: SentinelGroup,
+                                                              admin_client) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("admin:cache_dashboard_overview"), {"alias": sentinel_alias})
+    html = page.content.decode()
+    assert page.status_code == 200
+    # One row per sentinel in the table, each with its view.
+    assert html.count(f'<span class="cd-quiet">sees master 127.0.0.1:{sentinel_group.master_port()} of {SERVICE}') == 3
+    assert f"{SERVICE}:6379" not in html
