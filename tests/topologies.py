@@ -178,9 +178,11 @@ def start_cluster(primaries: int = 3) -> Cluster:
     cluster = Cluster()
     try:
         for _ in range(primaries):
+            # The bus port is its own free port: the default (port + 10000) is past 65535 for a
+            # free port above 55535, and the node then exits at once.
             cluster.nodes.append(start_with_config("cluster", [
                 "cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 2000",
-                "cluster-require-full-coverage no",
+                "cluster-require-full-coverage no", f"cluster-port {free_port()}",
             ]))
         subprocess.run([_binary("redis-cli"), "--cluster", "create",
                         *(f"127.0.0.1:{node.port}" for node in cluster.nodes), "--cluster-yes"],
