@@ -199,33 +199,42 @@ class PyMemcacheAdapter(Adapter):
         failing = server_states(hashed)
         return any(node not in failing for node in list(hashed.hasher.nodes))
 
-    def server_state_notes(self) -> dict[str, tuple[str, str | None]]:
-        """Per node name, ``(note, warning or None)`` from what the serving threads' clients know."""
+    def server_state_notes(self) -> dict[str, tuple[str, str | None, bool]]:
+        """Per node name, ``(note, warning or None, out now)`` from what the serving threads'
+        clients know; ``out now``: marked dead until a time still to come (a server whose time is
+        over goes back into rotation at its client's next call)."""
         clients = self.serving_clients()
+        now = time.time()
         states: dict[str, list[ServerState]] = {}
         for hashed in clients:
             for node, state in server_states(hashed).items():
                 states.setdefault(node, []).append(state)
-        out: dict[str, tuple[str, str | None]] = {}
+        out: dict[str, tuple[str, str | None, bool]] = {}
         for node, found in states.items():
             where = _("as %(known)s of %(threads)s serving threads' clients know") % {
                 "known": len(found), "threads": len(clients)}
             dead = [state.dead_until for state in found if state.dead_until is not None]
-            if dead:
+            if dead and max(dead) <= now:
+                out[node] = (_("pymemcache marked it dead until %(time)s, %(where)s: back in rotation at "
+                               "the next call") % {"time": _clock(max(dead)), "where": where}, None, False)
+            elif dead:
                 until = _clock(max(dead))
                 out[node] = (_("pymemcache marked it dead until %(time)s, %(where)s: its keys go to the "
                                "other servers meanwhile") % {"time": until, "where": where},
                              _("pymemcache keeps %(server)s out of rotation until %(time)s: its keys "
                                "miss and are stored on the other servers meanwhile.")
-                             % {"server": self.mask(node), "time": until})
+                             % {"server": self.mask(node), "time": until}, True)
                 continue
             failures = max(state.failures or 1 for state in found)
             out[node] = (ngettext("failed %(count)s time, retrying, %(where)s: its keys fail open",
                                   "failed %(count)s times, retrying, %(where)s: its keys fail open",
-                                  failures) % {"count": failures, "where": where}, None)
+                                  failures) % {"count": failures, "where": where}, None, False)
         return out
 
     def server_info(self, timeout: float) -> list[dict[str, Any]]:
+        """``stats`` of every server, by a client of our own, and what the serving threads'
+        ``HashClient`` objects know of it: marked dead (until when), or failing and retried. A
+        failing server that answers our ``stats`` is not noted: its next call retries it."""
         rows = self._stats_rows(timeout)
         try:
             notes = self.server_state_notes()
@@ -233,10 +242,11 @@ class PyMemcacheAdapter(Adapter):
             notes = {}
         for row, server in zip(rows, self.servers(), strict=True):
             found = notes.get(_node_name(_server_tuple(server)))
-            if found is not None:
-                row["note"] = found[0]
-                if found[1] is not None:
-                    row["warning"] = found[1]
+            if found is None or not (found[2] or not row["ok"]):
+                continue
+            row["note"] = found[0]
+            if found[1] is not None:
+                row["warning"] = found[1]
         return rows
 
     def _stats_rows(self, timeout: float) -> list[dict[str, Any]]:
