@@ -56,6 +56,18 @@ METADUMP_SINCE = (1, 4, 31)
 LISTING_TIMEOUT = 2.0
 #: The shortest such wait, whatever the budget (a budget of 0 still reads one line).
 LISTING_MIN_TIMEOUT = 0.5
+#: The longest ``dead_timeout`` the system check (W008) lets pass: a pool serves again within
+#: about CIRCUIT_RESET_TIMEOUT + dead_timeout after a server is back.
+MAX_DEAD_TIMEOUT = 10
+#: The most ``retry_attempts`` it lets pass (pymemcache's default, 2: four socket timeouts per
+#: thread on a hung server before it is out of rotation).
+MAX_RETRY_ATTEMPTS = 2
+RECOVERY_HINT = (
+    'Set "dead_timeout": 5, "retry_attempts": 1 and "retry_timeout": 1 in OPTIONS, next to "timeout" and '
+    '"connect_timeout": a failed server is out of rotation for 5 s (its keys fail open, then go to the '
+    "other servers), each thread waits out three socket timeouts on a hung one, not four, and a single "
+    "lost call does not take a healthy server out."
+)
 #: Memcached reads expiry times over 30 days as Unix times.
 RELATIVE_EXPIRY_LIMIT = 30 * 24 * 3600
 
@@ -529,7 +541,11 @@ class PyMemcacheAdapter(Adapter):
                 "limited to 250 bytes, which leaves too little room for cache_dashboard's keys.",
                 id="cache_dashboard.W004",
             )
-        options = self.params.get("OPTIONS") or {}
+        yield from self._pool_checks(self.params.get("OPTIONS") or {})
+
+    def _pool_checks(self, options: Mapping[str, Any]) -> Iterator[CheckMessage]:
+        """W008: pymemcache's HashClient options that decide how long a failed server is out."""
+        hint = RECOVERY_HINT
         if "dead_timeout" not in options:
             # Django's PyMemcacheCache always builds a pymemcache HashClient, for one server too:
             # after retry_attempts (2) failed calls it takes the server out for dead_timeout (60 s),
@@ -538,8 +554,24 @@ class PyMemcacheAdapter(Adapter):
                 f"Cache alias {self.alias!r} sets no dead_timeout in OPTIONS: once a call to a memcached "
                 "server fails, pymemcache's HashClient keeps that server out for 60 s (its default), "
                 "back or not: its keys miss on the other servers, or, with one server, every call fails.",
-                hint="Set \"dead_timeout\": 5 in OPTIONS, next to \"timeout\" and \"connect_timeout\".",
-                id="cache_dashboard.W008",
+                hint=hint, id="cache_dashboard.W008",
+            )
+            return
+        dead_timeout = _number(options.get("dead_timeout"), 0.0)
+        if dead_timeout > MAX_DEAD_TIMEOUT:
+            yield Warning(
+                f"Cache alias {self.alias!r} sets dead_timeout to {dead_timeout:g} s: pymemcache's HashClient "
+                "keeps a server that failed out that long, back or not (a 10 s hang costs up to "
+                f"{dead_timeout:g} s more of misses, or, with one server, of failed calls).",
+                hint=hint, id="cache_dashboard.W008",
+            )
+        attempts = options.get("retry_attempts")
+        if isinstance(attempts, int) and attempts > MAX_RETRY_ATTEMPTS:
+            yield Warning(
+                f"Cache alias {self.alias!r} sets retry_attempts to {attempts}: every thread waits out "
+                f"{attempts + 2} socket timeouts on a hung memcached server before pymemcache's HashClient "
+                "takes it out of rotation.",
+                hint=hint, id="cache_dashboard.W008",
             )
 
 
