@@ -252,7 +252,7 @@ class PyMemcacheAdapter(Adapter):
             notes = self.server_state_notes()
         except Exception:  # pymemcache's private state changed shape: the stats rows alone
             notes = {}
-        for row, server in zip(rows, self.servers(), strict=True):
+        for row, server in zip(rows, self.servers(), strict=False):
             found = notes.get(_node_name(_server_tuple(server)))
             if found is None or not (found[2] or not row["ok"]):
                 continue

@@ -173,3 +173,34 @@ def test_contains_only_in_a_pool_with_a_server_left(extra_alias: Callable[..., N
         hashed._failed_clients[server.server] = {"failed_time": now, "attempts": 0}
     assert not two.contains(ConnectionRefusedError())  # every server failing: counts as before
     hashed._failed_clients.clear()
+
+
+def test_health_notes_what_the_serving_clients_know(extra_alias: Callable[..., None], three: list[Server],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dead-server state set by hand on this thread's client: a note and a warning while the
+    server is out; a failing server that answers our stats is not noted; never an error."""
+    for server in three:
+        if server.proc.poll() is not None:
+            server.restart()
+    first, second = three[0], three[1]
+    extra_alias(two={"BACKEND": MEMCACHED, "LOCATION": [first.address, second.address],
+                     "OPTIONS": dict(OPTIONS, dead_timeout=30)})
+    CacheManager("two").get("k", lambda: 1)  # this thread serves: its client is known
+    hashed: Any = caches["two"]._cache
+    now = time.time()
+    hashed._dead_clients[hashed.clients[first.address].server] = now
+    hashed._failed_clients[hashed.clients[second.address].server] = {"failed_time": now, "attempts": 1}
+    try:
+        report = health.check("two")
+        rows = {row["address"]: row for row in report["server"]}
+        assert "marked it dead until" in rows[first.address]["note"]
+        assert "as 1 of 1 serving threads' clients know" in rows[first.address]["note"]
+        assert rows[first.address]["ok"] and rows[first.address]["warning"]
+        assert report["status"] == "warning"
+        assert not rows[second.address].get("note")  # it answers: its next call retries it
+        adapter = get_adapter("two")
+        monkeypatch.setattr(adapter, "server_state_notes", lambda: 1 / 0)
+        assert all(row["ok"] and not row.get("note") for row in adapter.server_info(1.0))
+    finally:
+        hashed._dead_clients.clear()
+        hashed._failed_clients.clear()
