@@ -17,6 +17,7 @@ from datetime import timezone as dt_timezone
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote_to_bytes
 
+from django.core.cache.backends.base import BaseCache
 from django.core.checks import CheckMessage, Warning
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +25,7 @@ from django.utils.translation import ngettext
 
 from cache_dashboard.adapters import metadump
 from cache_dashboard.adapters.base import Adapter, Capabilities
-from cache_dashboard.adapters.fastread import FastReader, key_maker
+from cache_dashboard.adapters.fastread import FastReader, Readers, key_maker
 from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
 from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
 from cache_dashboard.exceptions import CacheDashboardError, UnsupportedOperation, gettext_noop
@@ -189,7 +190,7 @@ class PyMemcacheAdapter(Adapter):
         wanted = {_node_name(_server_tuple(server)) for server in self.servers()}
         return [hashed for hashed in found if set(_copy(hashed.clients)) == wanted]
 
-    def readers(self, cache: Any) -> Any:
+    def readers(self, cache: BaseCache) -> Readers:
         hashed = _hash_client(cache)
         if hashed is not None:
             self._serve(hashed)
