@@ -196,3 +196,12 @@ def test_w008_memcached_without_dead_timeout() -> None:
         assert "cache_dashboard.W008" not in ids(CACHES=caches(mc=params))
         assert "cache_dashboard.W008" not in ids(CACHES=caches(mc=with_options(params, dead_timeout=0)))
     assert "cache_dashboard.W008" in ids(CACHES=caches(mc={"BACKEND": MEMCACHED, "LOCATION": "127.0.0.1:1"}))
+
+
+def test_w008_memcached_dead_timeout_too_long_or_too_many_retries() -> None:
+    for params in (GOOD_MEMCACHED, {**GOOD_MEMCACHED, "LOCATION": ["127.0.0.1:1", "127.0.0.1:2"]}):
+        assert "cache_dashboard.W008" in ids(CACHES=caches(mc=with_options(params, dead_timeout=60)))
+        assert "cache_dashboard.W008" not in ids(CACHES=caches(mc=with_options(params, dead_timeout=10)))
+        assert "cache_dashboard.W008" in ids(CACHES=caches(mc=with_options(params, retry_attempts=5)))
+        recommended = with_options(params, dead_timeout=5, retry_attempts=1, retry_timeout=1)
+        assert "cache_dashboard.W008" not in ids(CACHES=caches(mc=recommended))

@@ -6,18 +6,26 @@ from __future__ import annotations
 import math
 import re
 import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote_to_bytes
 
+from django.core.cache.backends.base import BaseCache
 from django.core.checks import CheckMessage, Warning
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cache_dashboard.adapters import metadump
 from cache_dashboard.adapters.base import Adapter, Capabilities
-from cache_dashboard.adapters.fastread import FastReader, key_maker
+from cache_dashboard.adapters.fastread import FastReader, Readers, key_maker
 from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
 from cache_dashboard.adapters.listing import DONE, KeyPage, ListedKey, RawValue
 from cache_dashboard.exceptions import CacheDashboardError, UnsupportedOperation, gettext_noop
@@ -49,6 +57,18 @@ METADUMP_SINCE = (1, 4, 31)
 LISTING_TIMEOUT = 2.0
 #: The shortest such wait, whatever the budget (a budget of 0 still reads one line).
 LISTING_MIN_TIMEOUT = 0.5
+#: The longest ``dead_timeout`` the system check (W008) lets pass: a pool serves again within
+#: about CIRCUIT_RESET_TIMEOUT + dead_timeout after a server is back.
+MAX_DEAD_TIMEOUT = 10
+#: The most ``retry_attempts`` it lets pass (pymemcache's default, 2: four socket timeouts per
+#: thread on a hung server before it is out of rotation).
+MAX_RETRY_ATTEMPTS = 2
+RECOVERY_HINT = (
+    'Set "dead_timeout": 5, "retry_attempts": 1 and "retry_timeout": 1 in OPTIONS, next to "timeout" and '
+    '"connect_timeout": a failed server is out of rotation for 5 s (its keys fail open, then go to the '
+    "other servers), each thread waits out three socket timeouts on a hung one, not four, and a single "
+    "lost call does not take a healthy server out."
+)
 #: Memcached reads expiry times over 30 days as Unix times.
 RELATIVE_EXPIRY_LIMIT = 30 * 24 * 3600
 
@@ -69,8 +89,68 @@ KEYS_BUSY = gettext_noop(
 def _server_tuple(server: str) -> Any:
     if server.startswith("unix:"):
         return server[5:]
-    host, _, port = server.rpartition(":")
+    host, _colon, port = server.rpartition(":")
     return (host or server, int(port) if port.isdigit() else 11211)
+
+
+def _node_name(server: Any) -> str:
+    """A server as HashClient names its node (``clients`` keys, ``hasher.nodes``): ``host:port``
+    for a ``(host, port)``, the path of a UNIX socket."""
+    if isinstance(server, (list, tuple)) and len(server) == 2:
+        return f"{server[0]}:{server[1]}"
+    return str(server)
+
+
+def _hash_client(cache: Any) -> Any:
+    """The backend instance's pymemcache ``HashClient`` when its private state (failed and dead
+    servers, the nodes in rotation) reads as this module expects, else None."""
+    try:
+        hashed = cache._cache
+        if (isinstance(hashed._failed_clients, dict) and isinstance(hashed._dead_clients, dict)
+                and isinstance(hashed.hasher.nodes, list) and isinstance(hashed.clients, dict)):
+            return hashed
+    except Exception:  # a client of the user's own, or HashClient's internals changed
+        pass
+    return None
+
+
+def _copy(mapping: dict[Any, Any]) -> dict[Any, Any]:
+    """A copy of a dict another thread may be changing (its serving thread's client)."""
+    for _attempt in range(3):
+        try:
+            return dict(mapping)
+        except RuntimeError:  # changed size during the copy
+            continue
+    return {}
+
+
+@dataclass
+class ServerState:
+    """What one serving thread's ``HashClient`` knows of one server of the pool."""
+
+    #: Unix time until which it is kept out of rotation (None: not marked dead).
+    dead_until: float | None = None
+    #: Failed calls since its last success, while pymemcache still retries it (None: not failing).
+    failures: int | None = None
+
+
+def server_states(hashed: Any) -> dict[str, ServerState]:
+    """Per node name, the servers ``hashed`` (a ``HashClient``) marked dead or failing."""
+    out: dict[str, ServerState] = {}
+    dead_timeout = float(getattr(hashed, "dead_timeout", 0) or 0)
+    for server, since in _copy(hashed._dead_clients).items():
+        out.setdefault(_node_name(server), ServerState()).dead_until = float(since) + dead_timeout
+    for server, failed in _copy(hashed._failed_clients).items():
+        state = out.setdefault(_node_name(server), ServerState())
+        if state.dead_until is None and isinstance(failed, dict):
+            # pymemcache counts the retries after the first failure: +1 is the failed calls
+            state.failures = int(failed.get("attempts", 0)) + 1
+    return out
+
+
+def _clock(when: float) -> str:
+    """A Unix time as HH:MM:SS in the current time zone."""
+    return timezone.localtime(datetime.fromtimestamp(when, tz=dt_timezone.utc)).strftime("%H:%M:%S")
 
 
 _T = TypeVar("_T")
@@ -91,7 +171,98 @@ class PyMemcacheAdapter(Adapter):
     timeout_options: ClassVar[tuple[str, ...]] = ("timeout", "connect_timeout")
     fast_reader: ClassVar[FastReader | None] = PyMemcacheReader()
 
+    def __init__(self, alias: str, params: Mapping[str, Any]) -> None:
+        super().__init__(alias, params)
+        #: The ``HashClient`` of each thread that served CacheManager calls (one per backend
+        #: instance, so per thread): where pymemcache keeps which servers failed or are dead.
+        self._serving: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._serving_lock = threading.Lock()
+
+    def _serve(self, hashed: Any) -> None:
+        if hashed not in self._serving:
+            with self._serving_lock:
+                self._serving.add(hashed)
+
+    def serving_clients(self) -> list[Any]:
+        """The serving threads' ``HashClient`` objects still alive, of this alias's servers."""
+        with self._serving_lock:
+            found = list(self._serving)
+        wanted = {_node_name(_server_tuple(server)) for server in self.servers()}
+        return [hashed for hashed in found if set(_copy(hashed.clients)) == wanted]
+
+    def readers(self, cache: BaseCache) -> Readers:
+        hashed = _hash_client(cache)
+        if hashed is not None:
+            self._serve(hashed)
+        return super().readers(cache)
+
+    def contains(self, exc: BaseException) -> bool:
+        """A connection error or timeout of one server of a pool, while this thread's
+        ``HashClient`` still has a server in rotation that is not failing: pymemcache has marked
+        the failed server (its keys fail open, then go to the other servers once it is marked
+        dead), and the others serve. With one server, or none left, it counts as before."""
+        from pymemcache.exceptions import MemcacheUnexpectedCloseError
+
+        if not isinstance(exc, (OSError, MemcacheUnexpectedCloseError)) or len(self.servers()) < 2:
+            return False
+        hashed = _hash_client(self.cache)
+        if hashed is None:
+            return False
+        self._serve(hashed)
+        failing = server_states(hashed)
+        return any(node not in failing for node in list(hashed.hasher.nodes))
+
+    def server_state_notes(self) -> dict[str, tuple[str, str | None, bool]]:
+        """Per node name, ``(note, warning or None, out now)`` from what the serving threads'
+        clients know; ``out now``: marked dead until a time still to come (a server whose time is
+        over goes back into rotation at its client's next call)."""
+        clients = self.serving_clients()
+        now = time.time()
+        states: dict[str, list[ServerState]] = {}
+        for hashed in clients:
+            for node, state in server_states(hashed).items():
+                states.setdefault(node, []).append(state)
+        out: dict[str, tuple[str, str | None, bool]] = {}
+        for node, found in states.items():
+            where = _("as %(known)s of %(threads)s serving threads' clients know") % {
+                "known": len(found), "threads": len(clients)}
+            dead = [state.dead_until for state in found if state.dead_until is not None]
+            if dead and max(dead) <= now:
+                out[node] = (_("pymemcache marked it dead until %(time)s, %(where)s: back in rotation at "
+                               "the next call") % {"time": _clock(max(dead)), "where": where}, None, False)
+            elif dead:
+                until = _clock(max(dead))
+                out[node] = (_("pymemcache marked it dead until %(time)s, %(where)s: its keys go to the "
+                               "other servers meanwhile") % {"time": until, "where": where},
+                             _("pymemcache keeps %(server)s out of rotation until %(time)s: its keys "
+                               "miss and are stored on the other servers meanwhile.")
+                             % {"server": self.mask(node), "time": until}, True)
+                continue
+            failures = max(state.failures or 1 for state in found)
+            out[node] = (ngettext("failed %(count)s time, retrying, %(where)s: its keys fail open",
+                                  "failed %(count)s times, retrying, %(where)s: its keys fail open",
+                                  failures) % {"count": failures, "where": where}, None, False)
+        return out
+
     def server_info(self, timeout: float) -> list[dict[str, Any]]:
+        """``stats`` of every server, by a client of our own, and what the serving threads'
+        ``HashClient`` objects know of it: marked dead (until when), or failing and retried. A
+        failing server that answers our ``stats`` is not noted: its next call retries it."""
+        rows = self._stats_rows(timeout)
+        try:
+            notes = self.server_state_notes()
+        except Exception:  # pymemcache's private state changed shape: the stats rows alone
+            notes = {}
+        for row, server in zip(rows, self.servers(), strict=False):
+            found = notes.get(_node_name(_server_tuple(server)))
+            if found is None or not (found[2] or not row["ok"]):
+                continue
+            row["note"] = found[0]
+            if found[1] is not None:
+                row["warning"] = found[1]
+        return rows
+
+    def _stats_rows(self, timeout: float) -> list[dict[str, Any]]:
         from pymemcache.client.base import Client
 
         out = []
@@ -371,7 +542,11 @@ class PyMemcacheAdapter(Adapter):
                 "limited to 250 bytes, which leaves too little room for cache_dashboard's keys.",
                 id="cache_dashboard.W004",
             )
-        options = self.params.get("OPTIONS") or {}
+        yield from self._pool_checks(self.params.get("OPTIONS") or {})
+
+    def _pool_checks(self, options: Mapping[str, Any]) -> Iterator[CheckMessage]:
+        """W008: pymemcache's HashClient options that decide how long a failed server is out."""
+        hint = RECOVERY_HINT
         if "dead_timeout" not in options:
             # Django's PyMemcacheCache always builds a pymemcache HashClient, for one server too:
             # after retry_attempts (2) failed calls it takes the server out for dead_timeout (60 s),
@@ -380,8 +555,24 @@ class PyMemcacheAdapter(Adapter):
                 f"Cache alias {self.alias!r} sets no dead_timeout in OPTIONS: once a call to a memcached "
                 "server fails, pymemcache's HashClient keeps that server out for 60 s (its default), "
                 "back or not: its keys miss on the other servers, or, with one server, every call fails.",
-                hint="Set \"dead_timeout\": 5 in OPTIONS, next to \"timeout\" and \"connect_timeout\".",
-                id="cache_dashboard.W008",
+                hint=hint, id="cache_dashboard.W008",
+            )
+            return
+        dead_timeout = _number(options.get("dead_timeout"), 0.0)
+        if dead_timeout > MAX_DEAD_TIMEOUT:
+            yield Warning(
+                f"Cache alias {self.alias!r} sets dead_timeout to {dead_timeout:g} s: pymemcache's HashClient "
+                "keeps a server that failed out that long, back or not (a 10 s hang costs up to "
+                f"{dead_timeout:g} s more of misses, or, with one server, of failed calls).",
+                hint=hint, id="cache_dashboard.W008",
+            )
+        attempts = options.get("retry_attempts")
+        if isinstance(attempts, int) and attempts > MAX_RETRY_ATTEMPTS:
+            yield Warning(
+                f"Cache alias {self.alias!r} sets retry_attempts to {attempts}: every thread waits out "
+                f"{attempts + 2} socket timeouts on a hung memcached server before pymemcache's HashClient "
+                "takes it out of rotation.",
+                hint=hint, id="cache_dashboard.W008",
             )
 
 

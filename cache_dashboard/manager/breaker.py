@@ -62,6 +62,9 @@ class CircuitBreaker:
         (it fails fast) counts toward CIRCUIT_FAILURE_THRESHOLD. A failure the adapter says is
         contained to one part of the cache (``Adapter.contains``) is only logged."""
         if self._contained(exc):
+            with self._lock:
+                if self.state == HALF_OPEN:  # that probe said nothing of the rest: let another one try
+                    self._probe_taken = False
             self.log(exc)
             return
         with self._lock:
