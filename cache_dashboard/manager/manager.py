@@ -26,7 +26,7 @@ from typing import Any
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.keys import describe_role, glob_matcher, key_role, normalize_key, normalize_namespace
-from cache_dashboard.manager import epochs, health, lookup, purge, registry, sampler, stats
+from cache_dashboard.manager import decorator, epochs, health, lookup, purge, registry, sampler, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
 from cache_dashboard.manager.entry import FETCH_SECONDS, GENERATION, SOFT_EXPIRY, VALUE, load
@@ -120,6 +120,22 @@ class CacheManager:
                     generation=gen, fetch=fetch_func, ttl=ttl, stale=entry, early=early, recorder=recorder).run()
 
     # -- writes ---------------------------------------------------------------------------------
+    def cached(self, namespace: str | None = None, ttl: float | None = None,
+               key: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Any]:
+        """Decorate a function to read through this cache: ``get(key, lambda: func(*args), ttl,
+        namespace=namespace)``, for ``def`` and ``async def`` functions. ``key(*args, **kwargs)``
+        names the entry of a call; without it the key is derived from the arguments
+        (``manager.decorator``: deterministic, collision-free, for builtin-typed arguments). The
+        wrapped function gains ``.invalidate(*args, **kwargs)`` and ``.cache_key(*args, **kwargs)``::
+
+            @cache_manager.cached(namespace="ruc", key=lambda ruc: ruc)
+            def consultar_ruc(ruc): ...
+        """
+        def wrap(func: Callable[..., Any]) -> Any:
+            return decorator.decorate(self, func, namespace=namespace, ttl=ttl, key=key)
+
+        return wrap
+
     def set(self, key: str, value: Any, ttl: float | None = None, *, namespace: str | None = None) -> bool:
         """Store ``value``; return False (and count an error) when the cache is unreachable."""
         nkey = normalize_key(key)
