@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -60,7 +61,10 @@ def test_async_functions(cm: CacheManager) -> None:
     async def main() -> list[str]:
         return [await consultar("123"), await consultar("123"), await consultar("456")]
 
-    assert asyncio.run(main()) == ["321", "321", "654"]
+    # A loop of its own in a thread of its own: the browser suite's sync Playwright keeps an event
+    # loop running in the main thread, where asyncio.run() refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, main()).result() == ["321", "321", "654"]
     assert calls == (["123", "123", "456"] if cm.backend == "dummy" else ["123", "456"])
     assert asyncio.iscoroutinefunction(consultar)
 
