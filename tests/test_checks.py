@@ -110,6 +110,29 @@ def test_e004_client_class_on_djangos_redis_cache() -> None:
     assert "cache_dashboard.E004" not in ids(CACHES=caches(other=with_options(GOOD_DJANGO_REDIS, **client_class)))
 
 
+# -- django-valkey: django-redis's OPTIONS; E007: its async-only backend ---------------------------
+def test_django_valkey_takes_django_redis_s_options() -> None:
+    pytest.importorskip("django_valkey", reason="django-valkey needs Python 3.11")
+    good = {"BACKEND": "django_valkey.cache.ValkeyCache", "LOCATION": "valkey://127.0.0.1:1/1",
+            "OPTIONS": {**GOOD_DJANGO_REDIS["OPTIONS"], "CLIENT_CLASS": "django_valkey.client.DefaultClient"}}
+    assert ours(ids(CACHES=caches(dv=good))) == set()  # CLIENT_CLASS is its own option: no E004
+    assert "cache_dashboard.W003" in ids(CACHES=caches(dv=without_options(good, "SOCKET_TIMEOUT")))
+    assert "cache_dashboard.W003" in ids(CACHES=caches(dv={**good, "OPTIONS": GOOD_REDIS["OPTIONS"]}))
+
+
+# Django's own cache checks build every alias's backend, and Django closes it synchronously.
+@pytest.mark.filterwarnings("ignore:coroutine 'AsyncBackendCommands.close' was never awaited:RuntimeWarning")
+def test_e007_an_async_only_backend() -> None:
+    # django-valkey's AsyncValkeyCache has coroutine get/set: CacheManager's calls would get
+    # coroutines. Django's own backends keep get synchronous beside aget: no message there.
+    pytest.importorskip("django_valkey", reason="django-valkey needs Python 3.11")
+    async_only = {"BACKEND": "django_valkey.async_cache.cache.AsyncValkeyCache", "LOCATION": "valkey://127.0.0.1:1/1",
+                  "OPTIONS": GOOD_DJANGO_REDIS["OPTIONS"]}
+    assert "cache_dashboard.E007" in ids(CACHES=caches(av=async_only))
+    assert "cache_dashboard.E007" not in ids(CACHES=caches(dr=GOOD_DJANGO_REDIS, mc=GOOD_MEMCACHED,
+                                                           lm={"BACKEND": LOCMEM}))
+
+
 # -- E005: the dashboard lives in the admin -----------------------------------------------------
 def test_e005_admin_missing() -> None:
     apps = list(settings.INSTALLED_APPS)

@@ -8,6 +8,7 @@ health report must say, its system checks and, optionally, a faster reader for t
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +17,8 @@ from typing import Any, ClassVar
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.core.checks import CheckMessage, Warning
+from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, public_readers, readers_for
@@ -356,6 +358,14 @@ class Adapter:
                 f"Cache alias {self.alias!r} uses {self.params.get('BACKEND')!r}, unknown to cache_dashboard: "
                 "only the generic features are available.", id="cache_dashboard.W002",
             )
+        if _is_async_only(self.params.get("BACKEND", "")):
+            yield Error(
+                f"Cache alias {self.alias!r} uses {self.params.get('BACKEND')!r}, whose get() is a coroutine "
+                "function: CacheManager calls the cache synchronously and would get coroutines, not values.",
+                hint="Give the dashboard and CacheManager an alias on a synchronous backend (django-valkey's "
+                     "'django_valkey.cache.ValkeyCache' for its AsyncValkeyCache).",
+                id="cache_dashboard.E007",
+            )
         options = self.params.get("OPTIONS") or {}
         wanted = self.timeout_options
         if wanted and not all(options.get(name) for name in wanted):
@@ -374,3 +384,13 @@ class Adapter:
                 id="cache_dashboard.W005",
             )
 
+
+
+def _is_async_only(backend: str) -> bool:
+    """Whether the BACKEND class's ``get`` is a coroutine function (django-valkey's
+    AsyncValkeyCache): Django's own backends keep ``get`` synchronous beside ``aget``."""
+    try:
+        cls = import_string(backend)
+    except ImportError:
+        return False
+    return inspect.iscoroutinefunction(getattr(cls, "get", None))

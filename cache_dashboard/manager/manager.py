@@ -56,7 +56,8 @@ class CacheManager:
 
     @property
     def backend(self) -> str:
-        """locmem, file, db, dummy, memcached, redis or django_redis."""
+        """The adapter's name: locmem, file, db, dummy, memcached, redis, django_redis, django_valkey or
+        redis_cluster."""
         return self.adapter.name
 
     @property

@@ -70,6 +70,9 @@ RENAMES = [
     ("django_redis", "django_redis.client.default.DefaultClient._clients"),
     ("django_redis", "django_redis.client.default.DefaultClient._compressor"),
     ("django_redis", "django_redis.client.default.DefaultClient._serializer"),
+    ("django_valkey", "django_valkey.client.default.DefaultClient._clients"),
+    ("django_valkey", "django_valkey.client.default.DefaultClient._compressor"),
+    ("django_valkey", "django_valkey.client.default.DefaultClient._serializer"),
     ("memcached", "django.core.cache.backends.memcached.BaseMemcachedCache._cache"),
     ("memcached", "pymemcache.client.hash.HashClient.hasher"),
     ("memcached", "pymemcache.client.rendezvous.RendezvousHash.nodes"),
@@ -79,7 +82,8 @@ RENAMES = [
     ("memcached", "pymemcache.client.hash.HashClient.allow_unicode_keys"),
     ("memcached", "pymemcache.client.hash.HashClient.key_prefix"),
 ]
-LIBRARY = {"redis": "Django", "django_redis": "django-redis", "memcached": "pymemcache"}
+LIBRARY = {"redis": "Django", "django_redis": "django-redis", "django_valkey": "django-valkey",
+           "memcached": "pymemcache"}
 
 
 def _fresh_alias(extra_alias: Any, alias: str, name: str) -> str:
@@ -125,6 +129,7 @@ def test_a_renamed_private_attribute_leaves_hits_hits(
 
 @pytest.mark.parametrize(("alias", "renamed"), [
     ("django_redis", "django_redis.client.default.DefaultClient._clients"),
+    ("django_valkey", "django_valkey.client.default.DefaultClient._clients"),
     ("memcached", "pymemcache.client.hash.HashClient._dead_clients"),
 ])
 def test_a_rename_under_a_running_process_switches_it_to_the_public_path(
@@ -163,7 +168,7 @@ def test_an_unreadable_value_does_not_switch_off_the_fast_path(
     assert caches[fresh].__dict__[READERS_ATTR] is readers
 
 
-@pytest.mark.parametrize("alias", ["locmem", "redis", "django_redis", "memcached"])
+@pytest.mark.parametrize("alias", ["locmem", "redis", "django_redis", "django_valkey", "memcached"])
 def test_debug_toolbar_cache_panel_sees_cache_manager_reads(alias: str, servers: Any) -> None:
     from debug_toolbar.panels.cache import CachePanel
 

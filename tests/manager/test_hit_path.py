@@ -28,7 +28,8 @@ from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from cache_dashboard import CacheManager, testing
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.adapters.fastread import READERS_ATTR
-from cache_dashboard.adapters.fastread.django_redis import fast_decode
+from cache_dashboard.adapters.fastread import django_redis as django_redis_reader
+from cache_dashboard.adapters.fastread import django_valkey as django_valkey_reader
 from cache_dashboard.adapters.fastread.redis import fast_loads
 from cache_dashboard.manager import aside
 from cache_dashboard.manager.breaker import get_breaker
@@ -36,8 +37,10 @@ from tests.conftest import require
 from tests.procs import run_processes, wait_until
 from tests.servers import HungServer
 
-NETWORK = ["redis", "django_redis", "memcached"]
+NETWORK = ["redis", "django_redis", "django_valkey", "memcached"]
 EVERY = ["locmem", *NETWORK, "memcached_pool", "redis_multi"]
+READER = {"django_redis": "DjangoRedisReader", "django_valkey": "DjangoValkeyReader"}
+FAST_DECODE = {"django_redis": django_redis_reader.fast_decode, "django_valkey": django_valkey_reader.fast_decode}
 VALUES: list[Any] = [
     0, -5, 7, 2**70, 1_763_000_000_000, True, False, None, "", "123", " 42 ", b"12", b"\x80", 1.5,
     ("cd1", {"a": 1}, 3, 1e18, 0.25), {"ünïcode": ["x"] * 100}, "x" * 200_000,
@@ -110,7 +113,7 @@ def test_readers_return_what_django_returns(alias_name: str, servers: object) ->
 
 @pytest.mark.parametrize("alias_name, owner", [
     ("locmem", "LocMemReader"), ("redis", "RedisCacheReader"), ("django_redis", "DjangoRedisReader"),
-    ("memcached", "PyMemcacheReader"),
+    ("django_valkey", "DjangoValkeyReader"), ("memcached", "PyMemcacheReader"),
 ])
 def test_stock_backends_get_direct_readers(alias_name: str, owner: str, servers: object) -> None:
     require(alias_name, servers)  # type: ignore[arg-type]
@@ -183,24 +186,26 @@ def test_a_subclass_that_changes_reads_is_used_as_is(kind: str, servers: object,
     assert cls.reads  # the subclass's get / get_many were called
 
 
-@pytest.mark.parametrize("how", ["setting", "option"])
-def test_django_redis_ignoring_exceptions_still_lets_the_breaker_see_errors(
-    how: str, servers: object, extra_alias: Any, settings: Any
+@pytest.mark.parametrize(("fork", "how"), [("django_redis", "setting"), ("django_redis", "option"),
+                                           ("django_valkey", "setting"), ("django_valkey", "option")])
+def test_ignoring_exceptions_still_lets_the_breaker_see_errors(
+    fork: str, how: str, servers: object, extra_alias: Any, settings: Any
 ) -> None:
     # IGNORE_EXCEPTIONS (the project-wide setting, or the alias's option) turns errors into misses
-    # inside django-redis. The hit path reads through its client, so a hung server is one socket
-    # timeout and an open circuit, not a timeout on every call.
-    require("django_redis", servers)  # type: ignore[arg-type]
-    base = settings.CACHES["django_redis"]
+    # inside django-redis and django-valkey. The hit path reads through their clients, so a hung
+    # server is one socket timeout and an open circuit, not a timeout on every call.
+    require(fork, servers)  # type: ignore[arg-type]
+    base = settings.CACHES[fork]
     if how == "setting":
         extra_alias(quiet={**base})
         # After extra_alias: overrides are undone in reverse order (else the setting would leak
         # into every later test, as it once did). The backend instance is built at first use.
-        settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+        setattr(settings, f"{fork.upper()}_IGNORE_EXCEPTIONS", True)
     else:
         extra_alias(quiet={**base, "OPTIONS": {**base["OPTIONS"], "IGNORE_EXCEPTIONS": True}})
+    assert caches["quiet"]._ignore_exceptions  # the backend would swallow errors itself
     one, pair = _readers("quiet")
-    assert type(one.reader).__name__ == "DjangoRedisReader"  # type: ignore[attr-defined]
+    assert type(one.reader).__name__ == READER[fork]  # type: ignore[attr-defined]
     cm = CacheManager("quiet")
     assert cm.get("k", lambda: "v", 60, namespace="ns") == "v"
     assert cm.get("k", namespace="ns") == "v"
@@ -208,7 +213,8 @@ def test_django_redis_ignoring_exceptions_still_lets_the_breaker_see_errors(
     hung = HungServer()
     try:
         options = {"SOCKET_TIMEOUT": 0.3, "SOCKET_CONNECT_TIMEOUT": 0.3, "IGNORE_EXCEPTIONS": True}
-        extra_alias(hung={**base, "LOCATION": f"redis://127.0.0.1:{hung.port}/0", "OPTIONS": options})
+        scheme = base["LOCATION"].split(":", 1)[0]
+        extra_alias(hung={**base, "LOCATION": f"{scheme}://127.0.0.1:{hung.port}/0", "OPTIONS": options})
         stuck = CacheManager("hung")
         took = []
         for _ in range(10):
@@ -298,7 +304,7 @@ def test_each_thread_reads_through_its_own_backend_instance(alias_name: str, ser
                     assert cm.get(f"t{i}", namespace="threads") == i
                     assert cm.get(f"t{i}") is None
             cache = caches[alias_name]
-            client = cache.client if alias_name == "django_redis" else cache._cache
+            client = cache.client if alias_name in ("django_redis", "django_valkey") else cache._cache
             seen.append((cache, getattr(cache, READERS_ATTR), client))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -396,6 +402,8 @@ PICKLABLE = [v for v in VALUES if not isinstance(v, bytes)]
 RAWS: list[Any] = [pickle.dumps(v, protocol) for v in PICKLABLE for protocol in (0, 2, pickle.HIGHEST_PROTOCOL)]
 RAWS += [b"12", b" 12 ", b"-3", b"+4", b"\t7\n", b"\x0b8", b"1_000", b"", b"abc", b"\x80garbage", b"\x00", b"\x1c5",
          b"99999999999999999999999"]
+#: What django-valkey's decode() reads as floats (it tries float() after int()).
+NUMBERS = [b"1.5", b".5", b"-2.5e3", b"inf", b"-Infinity", b"nan", b"NaN", b" 1.0 ", b"1e400", b"1_0.5", b"i", b"n"]
 
 
 def test_redis_serializer_fast_path_matches_loads() -> None:
@@ -412,19 +420,23 @@ def test_redis_serializer_fast_path_matches_loads() -> None:
     assert fast_loads(custom) == custom.loads
 
 
-@pytest.mark.parametrize("compressor", [None, "django_redis.compressors.zlib.ZlibCompressor"])
-def test_django_redis_fast_decode_matches_decode(compressor: str | None, servers: object, extra_alias: Any) -> None:
-    require("django_redis", servers)  # type: ignore[arg-type]
-    options = dict(settings.CACHES["django_redis"]["OPTIONS"])
+@pytest.mark.parametrize(("fork", "compressor"), [
+    ("django_redis", None), ("django_redis", "django_redis.compressors.zlib.ZlibCompressor"),
+    ("django_valkey", None), ("django_valkey", "django_valkey.compressors.zlib.ZlibCompressor"),
+])
+def test_fast_decode_matches_decode(fork: str, compressor: str | None, servers: object, extra_alias: Any) -> None:
+    require(fork, servers)  # type: ignore[arg-type]
+    options = dict(settings.CACHES[fork]["OPTIONS"])
     if compressor:
         options["COMPRESSOR"] = compressor
-    extra_alias(dr={**settings.CACHES["django_redis"], "OPTIONS": options})
+    extra_alias(dr={**settings.CACHES[fork], "OPTIONS": options})
     client = caches["dr"].client
-    fast = fast_decode(client)
+    fast = FAST_DECODE[fork](client)
     assert fast != client.decode
-    raws = RAWS + [client.encode(v) for v in PICKLABLE if type(v) is not int]
+    raws = RAWS + NUMBERS + [raw for raw in map(client.encode, PICKLABLE) if isinstance(raw, bytes)]  # not numbers
     for raw in raws:
-        assert _outcome(lambda r=raw: fast(r)) == _outcome(lambda r=raw: client.decode(r)), raw
+        got, expected = _outcome(lambda r=raw: fast(r)), _outcome(lambda r=raw: client.decode(r))
+        assert got == expected or repr(got) == repr(expected), raw  # repr: NaN is not equal to itself
     cm = CacheManager("dr")  # and end to end, through the compressor
     big = {"rows": ["x" * 100] * 100}
     assert cm.get("k", lambda: big, 60, namespace="ns") == big

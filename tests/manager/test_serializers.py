@@ -1,7 +1,8 @@
-"""Everything CacheManager stores round-trips through every serializer users run, on real Redis:
-django-redis's default pickle, its JSONSerializer and its MSGPackSerializer (Django's own
-RedisCache only pickles: the contract suite covers it). Users who avoid pickle for safety must
-get the same caching: hits, namespaces, stampede locks, the negative cache, stats, clear_all."""
+"""Everything CacheManager stores round-trips through every serializer users run, on real Redis
+and Valkey: django-redis's and django-valkey's default pickle, their JSONSerializer and their
+MSGPackSerializer (Django's own RedisCache only pickles: the contract suite covers it). Users who
+avoid pickle for safety must get the same caching: hits, namespaces, stampede locks, the negative
+cache, stats, clear_all."""
 
 from __future__ import annotations
 
@@ -17,22 +18,24 @@ from cache_dashboard import CacheManager, testing
 from cache_dashboard.manager.breaker import get_breaker
 from tests.conftest import require
 
+#: (fork, serializer) -> its class; django-valkey's are django-redis's, renamed.
 SERIALIZERS = {
-    "pickle": "django_redis.serializers.pickle.PickleSerializer",
-    "json": "django_redis.serializers.json.JSONSerializer",
-    "msgpack": "django_redis.serializers.msgpack.MSGPackSerializer",
+    (fork, name): f"{fork}.serializers.{name}.{cls}"
+    for fork in ("django_redis", "django_valkey")
+    for name, cls in (("pickle", "PickleSerializer"), ("json", "JSONSerializer"), ("msgpack", "MSGPackSerializer"))
 }
 #: Only what JSON and msgpack can represent (lists, not tuples; str keys).
 VALUE = {"ruc": "20100038146", "razon_social": "EMPRESA DEMO S.A.C.", "items": [1, 2.5, None, True],
          "nested": {"estado": "ACTIVO", "vacio": []}, "unicode": "año ñandú \u00e9"}
 
 
-@pytest.fixture(params=list(SERIALIZERS))
+@pytest.fixture(params=list(SERIALIZERS), ids="-".join)
 def cm(request: pytest.FixtureRequest, servers: Any, extra_alias: Any) -> CacheManager:
-    require("django_redis", servers)
-    base = settings.CACHES["django_redis"]
+    fork, name = request.param
+    require(fork, servers)
+    base = settings.CACHES[fork]
     location = base["LOCATION"].rsplit("/", 1)[0] + "/4"
-    extra_alias(serialized={**base, "LOCATION": location, "KEY_PREFIX": f"ser-{request.param}",
+    extra_alias(serialized={**base, "LOCATION": location, "KEY_PREFIX": f"ser-{name}",
                             "OPTIONS": {**base["OPTIONS"], "SERIALIZER": SERIALIZERS[request.param]}})
     return CacheManager("serialized")
 
