@@ -24,23 +24,32 @@ from cache_dashboard.adapters.fastread.redis import INT_START
 
 def fast_decode(client_obj: Any) -> Callable[[bytes], Any]:
     """``DefaultClient.decode`` without its ``int(raw)`` attempt where the first byte rules an
-    integer out: then it does what decode() does next (decompress, or keep the bytes when the
-    compressor refuses them, then deserialise). A client with its own decode() gets that one."""
+    integer out (see :func:`skipping_numbers`)."""
     from django_redis.client import DefaultClient
     from django_redis.exceptions import CompressorError
 
+    return skipping_numbers(client_obj, DefaultClient, CompressorError, INT_START)
+
+
+def skipping_numbers(client_obj: Any, stock: Any, compressor_error: type[Exception],
+                     number_start: frozenset[int]) -> Callable[[bytes], Any]:
+    """The ``decode`` of a django-redis-style client (``stock`` its ``DefaultClient``) without its
+    attempts to read a number where the first byte rules one out (``number_start``: the bytes a
+    number can start with): then it does what decode() does next (decompress, or keep the bytes
+    when the compressor refuses them with ``compressor_error``, then deserialise). A client with
+    its own decode() gets that one. django-valkey's fork shares it."""
     decode: Callable[[bytes], Any] = client_obj.decode
-    if type(client_obj).decode is not DefaultClient.decode:
+    if type(client_obj).decode is not stock.decode:
         return decode
     compressor, serializer = client_obj._compressor, client_obj._serializer
-    decompress, loads, int_start = compressor.decompress, serializer.loads, INT_START
+    decompress, loads = compressor.decompress, serializer.loads
 
     def fast(raw: bytes) -> Any:
-        if type(raw) is not bytes or not raw or raw[0] in int_start:
+        if type(raw) is not bytes or not raw or raw[0] in number_start:
             return decode(raw)
         try:
             raw = decompress(raw)
-        except CompressorError:
+        except compressor_error:
             pass  # stored uncompressed (small values)
         return loads(raw)
 

@@ -22,6 +22,7 @@ from typing import Any
 from django.core.cache.backends.base import BaseCache
 
 from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers, stock
+from cache_dashboard.adapters.fastread.django_redis import skipping_numbers
 from cache_dashboard.adapters.fastread.redis import INT_START
 
 #: First bytes with which django-valkey's ``int(raw)`` / ``float(raw)`` can succeed: those of an
@@ -31,27 +32,11 @@ NUMBER_START = INT_START | frozenset(b".iInN")
 
 def fast_decode(client_obj: Any) -> Callable[[bytes], Any]:
     """``DefaultClient.decode`` without its ``int()`` / ``float()`` attempts where the first byte
-    rules a number out: then it does what decode() does next (decompress, or keep the bytes when
-    the compressor refuses them, then deserialise). A client with its own decode() gets that one."""
+    rules a number out (django-redis's :func:`skipping_numbers`, with django-valkey's classes)."""
     from django_valkey.client import DefaultClient
     from django_valkey.exceptions import CompressorError
 
-    decode: Callable[[bytes], Any] = client_obj.decode
-    if type(client_obj).decode is not DefaultClient.decode:
-        return decode
-    compressor, serializer = client_obj._compressor, client_obj._serializer
-    decompress, loads, number_start = compressor.decompress, serializer.loads, NUMBER_START
-
-    def fast(raw: bytes) -> Any:
-        if type(raw) is not bytes or not raw or raw[0] in number_start:
-            return decode(raw)
-        try:
-            raw = decompress(raw)
-        except CompressorError:
-            pass  # stored uncompressed (small values)
-        return loads(raw)
-
-    return fast
+    return skipping_numbers(client_obj, DefaultClient, CompressorError, NUMBER_START)
 
 
 class DjangoValkeyReader(FastReader):
