@@ -69,3 +69,24 @@ def sample_servers(start_at: float, alias: str, now: float) -> bool:
 
     wait_until(start_at)
     return sampler.sample(alias, now)
+
+
+def astampede(start_at: float, alias: str, key: str, fetch_seconds: float, coroutines: int) -> list[Any]:
+    """``coroutines`` concurrent ``aget``s of one cold key in this process's event loop."""
+    import asyncio
+
+    from cache_dashboard import CacheManager
+    from cache_dashboard.adapters import get_adapter
+
+    cm = CacheManager(alias)
+
+    async def fetch() -> dict:
+        get_adapter(alias).incr("test:fetch-count", 1, 60)  # sync, in the loop: a test's counter only
+        await asyncio.sleep(fetch_seconds)
+        return {"value": key}
+
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*(cm.aget(key, fetch, 60, namespace="procs") for _ in range(coroutines))))
+
+    wait_until(start_at)
+    return asyncio.run(main())

@@ -21,6 +21,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from cache_dashboard.adapters.aio import AsyncOps, NotNative
 from cache_dashboard.adapters.fastread import READERS_ATTR, FastReader, Readers, public_readers, readers_for
 from cache_dashboard.adapters.listing import DONE, KeyPage, RawValue
 from cache_dashboard.exceptions import UnsupportedOperation
@@ -195,6 +196,13 @@ class Adapter:
         """The readers through Django's own ``get``/``get_many`` (what a tool that wrapped them
         sees), for when the fast readers must not be used."""
         return public_readers(cache)
+
+    # -- native async (``CacheManager.aget`` & co.) ---------------------------------------------------
+    def async_ops(self) -> AsyncOps:
+        """A client of this alias's server for the running event loop (``adapters.aio``), built
+        from the alias's own connection settings. Raises :class:`~cache_dashboard.adapters.aio.NotNative`
+        (with the reason) where there is none: the async API then runs the sync call in a thread."""
+        raise NotNative(f"the {self.name} backend has no native async client")
 
     # -- version counters: the epoch and namespace generations (``manager.epochs``) ----------------
     def version(self, key: str) -> int | None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from cache_dashboard.adapters.fastread import FastReader
-from cache_dashboard.adapters.fastread.django_redis import DjangoRedisReader
+from cache_dashboard.adapters.fastread.django_redis import DjangoRedisReader, fast_decode
 from cache_dashboard.adapters.redis import RedisAdapter
 
 
@@ -24,6 +24,9 @@ class DjangoRedisAdapter(RedisAdapter):
 
     def decoder(self) -> Callable[[bytes], Any]:
         return self._client_obj().decode  # type: ignore[no-any-return]  # decompresses, then deserialises
+
+    def hit_decoder(self) -> Callable[[bytes], Any]:
+        return fast_decode(self._client_obj())
 
     def encode(self, value: Any) -> Any:
         return self._client_obj().encode(value)  # serialises, then compresses

@@ -13,14 +13,18 @@ E007), and ``ClusterValkeyCache``, whose keys Django's cache API alone reaches (
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from cache_dashboard.adapters.django_redis import DjangoRedisAdapter
 from cache_dashboard.adapters.fastread import FastReader
-from cache_dashboard.adapters.fastread.django_valkey import DjangoValkeyReader
+from cache_dashboard.adapters.fastread.django_valkey import DjangoValkeyReader, fast_decode
 
 
 class DjangoValkeyAdapter(DjangoRedisAdapter):
     name = "django_valkey"
     client_library: ClassVar[str] = "valkey"
     fast_reader: ClassVar[FastReader | None] = DjangoValkeyReader()
+
+    def hit_decoder(self) -> Callable[[bytes], Any]:
+        return fast_decode(self._client_obj())

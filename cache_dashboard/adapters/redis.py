@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 from django.core.checks import CheckMessage, Error
 from django.utils.translation import gettext as _
 
+from cache_dashboard.adapters.aio import AsyncOps, NotNative, clone_pool, ex_seconds
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader
-from cache_dashboard.adapters.fastread.redis import RedisCacheReader
+from cache_dashboard.adapters.fastread.redis import RedisCacheReader, fast_loads
 from cache_dashboard.adapters.listing import DONE, BadCursor, KeyPage, ListedKey, RawValue
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import hit_ratio
@@ -117,6 +118,22 @@ class RedisAdapter(Adapter):
         """``value`` as this cache stores it (bytes, or an int stored as digits)."""
         return self._client_obj()._serializer.dumps(value)
 
+    def hit_decoder(self) -> Callable[[bytes], Any]:
+        """:meth:`decoder` without its doomed attempt to read a pickle as a number (the hit path's)."""
+        return fast_loads(self._client_obj()._serializer)
+
+    def async_ops(self) -> AsyncOps:
+        """An async client over a pool cloned from the primary's (``adapters.aio.clone_pool``):
+        reads and writes go to the primary, where Django sends reads to a replica."""
+        try:
+            sync_pool = self.client().connection_pool
+        except AttributeError as exc:  # a client without one pool (Redis Cluster)
+            raise NotNative(f"{type(self.client()).__name__} has no single connection pool") from exc
+        pool = clone_pool(sync_pool, self.lib())
+        asyncio = self.lib("asyncio")
+        client_class = getattr(asyncio, "Redis", None) or asyncio.Valkey
+        return AsyncOps(client_class(connection_pool=pool), pool, self.raw_key, self.encode, self.hit_decoder())
+
     def raw_key(self, key: str) -> str:
         return str(self.cache.make_key(key))
 
@@ -153,7 +170,7 @@ class RedisAdapter(Adapter):
         pipe = self._pipeline()
         if pipe is not None:
             try:
-                pipe.set(self.raw_key(add_key), self.encode(value), nx=True, ex=_seconds(timeout))
+                pipe.set(self.raw_key(add_key), self.encode(value), nx=True, ex=ex_seconds(timeout))
                 pipe.get(self.raw_key(get_key))
             except (AttributeError, TypeError):  # (see _pipeline) nothing was sent yet
                 pipe = None
@@ -166,7 +183,7 @@ class RedisAdapter(Adapter):
         pipe = self._pipeline()
         if pipe is not None:
             try:
-                pipe.set(self.raw_key(set_key), self.encode(value), ex=_seconds(timeout))
+                pipe.set(self.raw_key(set_key), self.encode(value), ex=ex_seconds(timeout))
                 pipe.delete(self.raw_key(delete_key))
             except (AttributeError, TypeError):
                 pipe = None
@@ -568,11 +585,6 @@ def _ttl(pttl: Any) -> float | None:
     if not isinstance(pttl, int) or pttl == -2:
         return math.nan
     return None if pttl < 0 else pttl / 1000
-
-
-def _seconds(timeout: float | None) -> int | None:
-    """A cache timeout as Redis's EX (None: no expiry); callers pass only positive timeouts."""
-    return None if timeout is None else max(1, int(timeout))
 
 
 def _address(url: str) -> str:

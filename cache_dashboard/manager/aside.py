@@ -141,18 +141,12 @@ class Miss:
         if acquired:
             self.taken = taken
             try:
-                # Double-checked: another caller may have stored a fresh value and released the
-                # lock between our read and our ``add`` (read again in the same round trip).
-                entry = self._current(stored)
-                if entry is not None and (self.stale is None or entry[SOFT_EXPIRY] != self.stale[SOFT_EXPIRY]):
-                    return entry[VALUE]
-                return self._compute()
+                entry = self._stored_since(stored)
+                return entry[VALUE] if entry is not None else self._compute()
             finally:
                 self._release()
         if self.stale is not None:
-            if not self.early:
-                self.recorder.incr(self.nns, "stale")
-            return self.stale[VALUE]
+            return self.serve_stale()
         value = self._wait()
         # The holder is slow or gone: fetch ourselves (fail open) rather than wait longer.
         return value if value is not _MISSING else self._compute()
@@ -161,23 +155,48 @@ class Miss:
         entry = load(stored, self.generation)
         return entry if entry is not None and fresh(entry, time.time()) else None
 
+    def _stored_since(self, stored: Any) -> Entry | None:
+        """Double-checked: the fresh entry another caller stored (and released the lock) between
+        our read and our ``add`` (``stored``: read again in the same round trip), or None."""
+        entry = self._current(stored)
+        if entry is not None and (self.stale is None or entry[SOFT_EXPIRY] != self.stale[SOFT_EXPIRY]):
+            return entry
+        return None
+
+    def serve_stale(self) -> Any:
+        """The stale value, while another caller refreshes it (an XFetch refresh is not counted)."""
+        assert self.stale is not None
+        if not self.early:
+            self.recorder.incr(self.nns, "stale")
+        return self.stale[VALUE]
+
+    def _wait_plan(self, lock: Any) -> tuple[float, float]:
+        """(deadline on the monotonic clock, first pause) of a wait for the holder of ``lock``."""
+        limit = float(get_setting("STAMPEDE_MAX_WAIT"))
+        _token, hint, taken_at = _lock_parts(lock)
+        if hint:
+            limit = min(2 * hint, limit)
+        pause = FIRST_PAUSE
+        if hint and taken_at:
+            pause = max(FIRST_PAUSE, taken_at + hint - time.time())
+        return time.monotonic() + limit, pause
+
+    @staticmethod
+    def _pause(pause: float, deadline: float) -> tuple[float, float]:
+        """(how long to sleep now, the pause after it): jittered, growing to ``MAX_PAUSE``."""
+        now = min(pause * random.uniform(0.8, 1.2), max(0.0, deadline - time.monotonic()))
+        return now, (min(pause * 1.5, MAX_PAUSE) if pause <= MAX_PAUSE else MAX_PAUSE)
+
     def _wait(self) -> Any:
         """Poll for the holder's value: first when its fetch should be done (the lock says when it
         started and how long the last fetch took), then with short jittered pauses; at most
         ``min(2 × last fetch, STAMPEDE_MAX_WAIT)``."""
         try:
-            limit = float(get_setting("STAMPEDE_MAX_WAIT"))
             adapter = get_adapter(self.alias)
-            _token, hint, taken_at = _lock_parts(adapter.get_lock(self.lock_key))
-            if hint:
-                limit = min(2 * hint, limit)
-            deadline = time.monotonic() + limit
-            pause = FIRST_PAUSE
-            if hint and taken_at:
-                pause = max(FIRST_PAUSE, taken_at + hint - time.time())
+            deadline, pause = self._wait_plan(adapter.get_lock(self.lock_key))
             while time.monotonic() < deadline:
-                time.sleep(min(pause * random.uniform(0.8, 1.2), max(0.0, deadline - time.monotonic())))
-                pause = min(pause * 1.5, MAX_PAUSE) if pause <= MAX_PAUSE else MAX_PAUSE
+                sleep, pause = self._pause(pause, deadline)
+                time.sleep(sleep)
                 held, stored = adapter.lock_and_get(self.lock_key, self.ekey)
                 entry = self._current(stored)
                 if entry is not None:
@@ -191,27 +210,44 @@ class Miss:
     def _compute(self) -> Any:
         start = time.perf_counter()
         value = self.fetch()
-        delta = time.perf_counter() - start
-        self.recorder.fetched(self.nns, delta)
-        seconds = ttl.for_entry(self.alias, self.key, self.namespace, self.ttl)
+        seconds, delta = self.fetched(start)
         breaker = get_breaker(self.alias)
         try:
             self._store(value, seconds, delta)
-            self.recorder.incr(self.nns, "sets")
-            breaker.success()
+            self.stored(breaker)
         except Exception as exc:
-            breaker.failure(exc)
-            self.recorder.incr(self.nns, "errors")
+            self.failed(breaker, exc)
         return value
+
+    def fetched(self, start: float) -> tuple[float | None, float]:
+        """Count the fetch begun at ``start`` (perf_counter); (the TTL to store it for, its duration)."""
+        delta = time.perf_counter() - start
+        self.recorder.fetched(self.nns, delta)
+        return ttl.for_entry(self.alias, self.key, self.namespace, self.ttl), delta
+
+    def stored(self, breaker: Any) -> None:
+        self.recorder.incr(self.nns, "sets")
+        breaker.success()
+
+    def failed(self, breaker: Any, exc: BaseException) -> None:
+        breaker.failure(exc)
+        self.recorder.incr(self.nns, "errors")
+
+    def packed(self, value: Any, seconds: float | None, delta: float) -> tuple[Any, int | None] | None:
+        """(the entry, its server TTL) to store while releasing our lock in the same round trip,
+        or None when the lock may not be ours any more or nothing is to be stored (then: ``store``)."""
+        if self.taken is None or not self._still_ours() or (seconds is not None and seconds <= 0):
+            return None
+        soft, timeout = _expiry(seconds)
+        return pack(value, self.generation, soft, delta), timeout
 
     def _store(self, value: Any, seconds: float | None, delta: float) -> None:
         """``store``, releasing our lock in the same round trip when it is certainly still ours."""
-        if self.taken is None or not self._still_ours() or (seconds is not None and seconds <= 0):
+        found = self.packed(value, seconds, delta)
+        if found is None:
             store(self.cache, self.ekey, value, self.generation, seconds, delta)
             return
-        soft, timeout = _expiry(seconds)
-        get_adapter(self.alias).set_and_delete(self.ekey, pack(value, self.generation, soft, delta), timeout,
-                                               self.lock_key)
+        get_adapter(self.alias).set_and_delete(self.ekey, found[0], found[1], self.lock_key)
         self.taken = None  # released
 
     def _still_ours(self) -> bool:

@@ -15,8 +15,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
-
 
 def encode_argument(value: Any) -> str:
     """``value`` in a form that differs for any two values that differ (type included)."""
@@ -59,9 +57,8 @@ def call_key(func: Callable[..., Any], signature: inspect.Signature, args: tuple
 def decorate(cm: Any, func: Callable[..., Any], *, namespace: str | None, ttl: float | None,
              key: Callable[..., Any] | None) -> Callable[..., Any]:
     """``func`` wrapped to read through ``cm`` (a CacheManager), with ``.invalidate(*args,
-    **kwargs)`` and ``.cache_key(*args, **kwargs)``. An ``async def`` function gets an ``async``
-    wrapper; until the native async API exists it runs CacheManager's sync calls in a thread
-    (``sync_to_async``) and the coroutine back on the caller's loop."""
+    **kwargs)``, ``.ainvalidate(...)`` and ``.cache_key(*args, **kwargs)``. An ``async def``
+    function gets an ``async`` wrapper reading through ``CacheManager.aget``."""
     signature = inspect.signature(func)
 
     def cache_key(*args: Any, **kwargs: Any) -> str:
@@ -72,18 +69,21 @@ def decorate(cm: Any, func: Callable[..., Any], *, namespace: str | None, ttl: f
     def invalidate(*args: Any, **kwargs: Any) -> int:
         return int(cm.invalidate(cache_key(*args, **kwargs), namespace=namespace))
 
+    async def ainvalidate(*args: Any, **kwargs: Any) -> int:
+        return int(await cm.ainvalidate(cache_key(*args, **kwargs), namespace=namespace))
+
     wrapper: Any
     if inspect.iscoroutinefunction(func):
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            name = cache_key(*args, **kwargs)
-            fetch = async_to_sync(functools.partial(func, *args, **kwargs))
-            return await sync_to_async(cm.get)(name, fetch, ttl, namespace=namespace)
+            return await cm.aget(cache_key(*args, **kwargs), functools.partial(func, *args, **kwargs), ttl,
+                                 namespace=namespace)
     else:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             return cm.get(cache_key(*args, **kwargs), functools.partial(func, *args, **kwargs), ttl,
                           namespace=namespace)
     wrapper.invalidate = invalidate
+    wrapper.ainvalidate = ainvalidate
     wrapper.cache_key = cache_key
     return wrapper  # type: ignore[no-any-return]

@@ -35,18 +35,30 @@ def _created(alias: str, key: str) -> int:
 
 def layout(alias: str) -> KeyLayout:
     """The key layout of the current epoch (re-read at most every :data:`EPOCH_REFRESH` seconds)."""
-    now = time.monotonic()
-    cached = _layouts.get(alias)
-    if cached is not None and now - cached[1] < EPOCH_REFRESH:
-        return cached[0]
+    found = trusted(alias)
+    if found is not None:
+        return found
     key = epoch_key()
     epoch = get_adapter(alias).version(key)
-    if epoch is None:
-        epoch = _created(alias, key)
+    return remember(alias, epoch if epoch is not None else _created(alias, key))
+
+
+def trusted(alias: str) -> KeyLayout | None:
+    """This process's copy of the layout while it is trusted (None: read the epoch again)."""
+    cached = _layouts.get(alias)
+    if cached is not None and time.monotonic() - cached[1] < EPOCH_REFRESH:
+        return cached[0]
+    return None
+
+
+def remember(alias: str, epoch: int) -> KeyLayout:
+    """The layout of ``epoch``, trusted for :data:`EPOCH_REFRESH` seconds from now (the async API
+    reads the epoch itself, then remembers it here)."""
+    cached = _layouts.get(alias)
     found = cached[0] if cached is not None and cached[0].epoch == epoch else None
     if found is None:
         found = KeyLayout(get_setting("KEY_PREFIX"), epoch)
-    _layouts[alias] = (found, now)
+    _layouts[alias] = (found, time.monotonic())
     return found
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from cache_dashboard.adapters import Adapter, Capabilities, get_adapter, instance
 from cache_dashboard.conf import get_setting, get_settings
 from cache_dashboard.keys import describe_role, glob_matcher, key_role, normalize_key, normalize_namespace
-from cache_dashboard.manager import decorator, epochs, health, lookup, purge, registry, sampler, stats
+from cache_dashboard.manager import aio, decorator, epochs, health, lookup, purge, registry, sampler, stats
 from cache_dashboard.manager import ttl as ttl_policy
 from cache_dashboard.manager.aside import Miss, bypass, refresh_early, store
 from cache_dashboard.manager.entry import FETCH_SECONDS, GENERATION, SOFT_EXPIRY, VALUE, load
@@ -119,6 +119,54 @@ class CacheManager:
             return default
         return Miss(alias=alias, cache=cache, keys=keys, key=key, namespace=namespace, nns=nns, ekey=ekey,
                     generation=gen, fetch=fetch_func, ttl=ttl, stale=entry, early=early, recorder=recorder).run()
+
+    # -- async twins (``manager.aio``: native on Redis, a worker thread elsewhere) ----------------
+    async def aget(self, key: str, fetch_func: Callable[[], Any] | None = None, ttl: float | None = None, *,
+                   namespace: str | None = None, default: Any = None) -> Any:
+        """``get`` from async code, in the same entries. ``fetch_func`` may be ``async def`` (awaited)
+        or a plain function (run by ``sync_to_async``). Coroutines of one loop missing the same key
+        share one fetch, and the stampede lock is shared with every process."""
+        return await aio.aget(self, key, fetch_func, ttl, namespace, default)
+
+    async def aset(self, key: str, value: Any, ttl: float | None = None, *, namespace: str | None = None) -> bool:
+        """``set`` from async code."""
+        return await aio.aset(self, key, value, ttl, namespace)
+
+    async def adelete(self, key: str, *, namespace: str | None = None) -> bool:
+        """``delete`` from async code (raises CacheUnavailable when the server is down)."""
+        return await aio.ainvalidate(self, [key], namespace, None) == 1
+
+    async def ainvalidate(self, keys: str | Iterable[str], *, namespace: str | None = None,
+                          source: str | None = None) -> int:
+        """``invalidate`` from async code."""
+        return await aio.ainvalidate(self, keys, namespace, source)
+
+    async def ainvalidate_namespace(self, namespace: str, *, source: str | None = None) -> None:
+        """``invalidate_namespace`` from async code (the purge, if any, runs in this process's worker)."""
+        await aio.ainvalidate_namespace(self, namespace, source)
+
+    async def amark_invalid(self, key: str, reason: str, *, namespace: str, ttl: float | None = None,
+                            detail: Any = None) -> dict[str, Any] | None:
+        """``mark_invalid`` from async code."""
+        return await aio.amark_invalid(self, key, reason, namespace, ttl, detail)
+
+    async def aget_invalid_info(self, key: str, *, namespace: str) -> dict[str, Any] | None:
+        """``get_invalid_info`` from async code."""
+        return await aio.aget_invalid_info(self, key, namespace)
+
+    async def ais_invalid(self, key: str, *, namespace: str) -> bool:
+        """``is_invalid`` from async code."""
+        return await aio.aget_invalid_info(self, key, namespace) is not None
+
+    async def aget_health(self) -> dict[str, Any]:
+        """``get_health`` in a worker thread (its probes keep their own timeouts)."""
+        found: dict[str, Any] = await aio.in_thread(self.get_health)
+        return found
+
+    async def aclose(self) -> None:
+        """Close the running event loop's connections now (else they close when the loop shuts
+        down: ``asyncio.run`` and asgiref see to it). They are opened again on next use."""
+        await aio.close_loop_clients()
 
     # -- writes ---------------------------------------------------------------------------------
     def cached(self, namespace: str | None = None, ttl: float | None = None,
@@ -366,15 +414,22 @@ class CacheManager:
         the oldest are dropped (see ``invalid_dropped``). Returns the entry, or None when the cache
         is unreachable (fail open).
         """
+        alias = self.alias
+        nkey, nns, item, seconds, now = self.invalid_item(alias, key, reason, namespace, ttl, detail)
+        stored = fail_open(alias, nns, True, self._mark, alias, namespace, nkey, item, seconds, now)
+        return None if stored is FAILED else stored
+
+    @staticmethod
+    def invalid_item(alias: str, key: str, reason: str, namespace: str, ttl: float | None,
+                     detail: Any) -> tuple[str, str, dict[str, Any], float | None, float]:
+        """(normalised key and namespace, the entry, its TTL, now) of a mark; bad input raises."""
         nkey, nns = normalize_key(key), normalize_namespace(namespace)
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("a reason must be a non-empty string, e.g. 'NO_EXISTE_SUNAT'")
-        alias = self.alias
         seconds = ttl if ttl is not None else ttl_policy.resolve(alias, f"{namespace}_invalid")
         now = time.time()
         item = registry.entry(key, namespace, reason, detail, now, None if seconds is None else now + float(seconds))
-        stored = fail_open(alias, nns, True, self._mark, alias, namespace, nkey, item, seconds, now)
-        return None if stored is FAILED else stored
+        return nkey, nns, item, seconds, now
 
     @staticmethod
     def _mark(alias: str, namespace: str, nkey: str, item: dict[str, Any], seconds: float | None,

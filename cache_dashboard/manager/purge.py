@@ -222,6 +222,11 @@ def request(alias: str, namespace: str) -> None:
     WORKER.request(alias, namespace)
 
 
+def hand_over(alias: str, namespace: str) -> None:
+    """Hand a purge recorded by the caller (the async API: in its own round trip) to the worker."""
+    WORKER.request(alias, namespace)
+
+
 def wait(timeout: float = 30.0) -> bool:
     """Block until this process's worker is idle; whether it is (tests, commands)."""
     return WORKER.wait(timeout)

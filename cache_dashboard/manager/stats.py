@@ -152,8 +152,12 @@ class StatsRecorder:
     def publish_namespace(self, nns: str, namespace: str) -> None:
         """Make ``namespace`` known to every process now, not at the next flush (once an hour)."""
         self.saw_namespace(nns, namespace)
-        if self._written.get(f"n|{namespace}") != _hour(time.time()):
+        if self.unpublished(namespace):
             self._write_names(time.time())
+
+    def unpublished(self, namespace: str) -> bool:
+        """Whether :meth:`publish_namespace` would write (at most once an hour per namespace)."""
+        return self._written.get(f"n|{namespace}") != _hour(time.time())
 
     # -- flushing --------------------------------------------------------------------------------
     def flush(self) -> None:

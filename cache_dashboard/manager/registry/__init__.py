@@ -21,12 +21,12 @@ counted: :meth:`Registry.dropped`), and a re-mark replaces the entry (counted on
 from __future__ import annotations
 
 from cache_dashboard.adapters import Adapter, get_adapter, instance
-from cache_dashboard.keys import normalize_namespace
+from cache_dashboard.keys import KeyLayout, normalize_namespace
 from cache_dashboard.manager import epochs
 from cache_dashboard.manager.registry.base import PUBLIC_FIELDS, Registry, Scope, entry
 from cache_dashboard.manager.registry.log import LogRegistry
 from cache_dashboard.manager.registry.memory import MemoryRegistry
-from cache_dashboard.manager.registry.sorted import SortedSetRegistry
+from cache_dashboard.manager.registry.sorted import SortedSetRegistry, native
 
 
 def registry_for(adapter: Adapter) -> Registry:
@@ -41,15 +41,15 @@ def forget() -> None:
     MEMORY.forget()
 
 
-def scope(alias: str, namespace: str) -> Scope:
+def scope(alias: str, namespace: str, layout: KeyLayout | None = None) -> Scope:
     """Where the registry of ``namespace`` in ``alias`` lives now (this thread's backend instance,
-    the current epoch)."""
+    the current epoch, or ``layout``'s)."""
     cache = instance(alias)
-    return Scope(get_adapter(alias), cache, epochs.layout(alias), normalize_namespace(namespace), namespace)
+    return Scope(get_adapter(alias), cache, layout or epochs.layout(alias), normalize_namespace(namespace), namespace)
 
 
 SORTED = SortedSetRegistry()
 LOG = LogRegistry()
 MEMORY = MemoryRegistry()
 
-__all__ = ["PUBLIC_FIELDS", "Registry", "Scope", "entry", "forget", "registry_for", "scope"]
+__all__ = ["PUBLIC_FIELDS", "SORTED", "Registry", "Scope", "entry", "forget", "native", "registry_for", "scope"]

@@ -26,6 +26,8 @@ from cache_dashboard.adapters.redis import RedisAdapter
 from cache_dashboard.keys import normalize_key
 from cache_dashboard.manager.registry.base import Registry, Scope, entry
 
+#: A script call: its source, its keys (CacheManager's, before ``make_key``) and its arguments.
+Call = tuple[str, list[str], list[Any]]
 #: Expired members trimmed per reason and call (amortised: each is trimmed once).
 TRIM = 1000
 
@@ -200,6 +202,11 @@ def _run(scope: Scope, source: str, keys: list[str], args: list[Any]) -> Any:
     return script(keys=[adapter.raw_key(key) for key in keys], args=args, client=client)
 
 
+def native(scope: Scope) -> bool:
+    """Whether ``scope``'s registry is this module's (its calls can then be sent natively async)."""
+    return isinstance(scope.adapter, RedisAdapter)
+
+
 def _text(value: Any) -> str:
     return value.decode("utf-8", "surrogatepass") if isinstance(value, bytes) else str(value)
 
@@ -232,6 +239,11 @@ class SortedSetRegistry(Registry):
         return entry(key, scope.namespace, _text(reason), detail, float(_text(marked)), _expiry(expiry))
 
     def mark(self, scope: Scope, nkey: str, item: dict[str, Any], cap: int, now: float) -> dict[str, Any]:
+        _run(scope, *self.mark_call(scope, nkey, item, cap, now))
+        return dict(item)
+
+    def mark_call(self, scope: Scope, nkey: str, item: dict[str, Any], cap: int, now: float) -> Call:
+        """The script call that marks ``nkey`` (:meth:`mark` runs it; the async API too, natively)."""
         keys, nns, reason = scope.keys, scope.nns, item["reason"]
         extras = {}
         if item["detail"] is not None:
@@ -241,14 +253,18 @@ class SortedSetRegistry(Registry):
         expires = item["expires_at"]
         ttl_ms = -1 if expires is None else max(1000, int((expires - now) * 1000) + 1000)
         zset = keys.registry(nns, f"x:{normalize_key(reason)}")
-        _run(scope, _MARK, [keys.registry(nns, "t"), keys.registry(nns, "reasons"), keys.registry(nns, "d"),
-                            keys.registry(nns, "dropped"), zset],
-             [nkey, repr(item["marked_at"]), "+inf" if expires is None else repr(expires), _bytes(reason),
-              _redis(scope).encode(extras) if extras else "", int(cap or 0), ttl_ms, repr(now)])
-        return dict(item)
+        return (_MARK, [keys.registry(nns, "t"), keys.registry(nns, "reasons"), keys.registry(nns, "d"),
+                        keys.registry(nns, "dropped"), zset],
+                [nkey, repr(item["marked_at"]), "+inf" if expires is None else repr(expires), _bytes(reason),
+                 _redis(scope).encode(extras) if extras else "", int(cap or 0), ttl_ms, repr(now)])
 
     def read(self, scope: Scope, nkey: str, now: float) -> dict[str, Any] | None:
-        found = _run(scope, _READ, self._keys(scope), [nkey, repr(now)])
+        return self.read_result(scope, nkey, _run(scope, *self.read_call(scope, nkey, now)))
+
+    def read_call(self, scope: Scope, nkey: str, now: float) -> Call:
+        return _READ, self._keys(scope), [nkey, repr(now)]
+
+    def read_result(self, scope: Scope, nkey: str, found: Any) -> dict[str, Any] | None:
         if not found:
             return None
         reason, expiry, marked, extras = found
