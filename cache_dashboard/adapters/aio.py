@@ -3,7 +3,8 @@ one connection pool per event loop, closed when the loop shuts down.
 
 A pool is built from the alias's sync pool — the one Django or django-redis built from LOCATION
 and OPTIONS — by carrying over its connection options (host, port, db, credentials, TLS, socket
-timeouts, retries) into the async library's classes of the same names. A pool of another kind
+timeouts, retries) into the async library's classes of the same names, and its connection limit:
+past it, coroutines wait for a free connection (at most the socket timeout) rather than fail. A pool of another kind
 (Sentinel, a custom ``pool_class``) or a connection option the async class does not take gives no
 native client (:class:`NotNative`, with the reason): CacheManager's async API then runs the sync
 call in a worker thread instead.
@@ -44,6 +45,10 @@ REBUILT = frozenset({
 })
 #: Sync pool classes -> their async twins, by name within the library.
 POOLS = ("ConnectionPool", "BlockingConnectionPool")
+#: Keys per MGET of a batch of coalesced reads.
+MGET_KEYS = 1000
+#: A pool limit this large (redis-py 5's default: 2**31) is no limit.
+UNBOUNDED = 2**31 - 1
 CONNECTIONS = ("Connection", "SSLConnection", "UnixDomainSocketConnection")
 
 
@@ -65,9 +70,10 @@ def _accepted(cls: type) -> set[str]:
     return names
 
 
-def clone_pool(pool: Any, lib: Any) -> Any:
+def clone_pool(pool: Any, lib: Any) -> tuple[Any, int | None]:
     """An async connection pool of ``lib`` (redis or valkey) reaching what the sync ``pool`` does,
-    with its options. Raises :class:`NotNative` when that cannot be done faithfully."""
+    with its options, and how many connections :class:`AsyncOps` may use at once (None: no limit).
+    Raises :class:`NotNative` when that cannot be done faithfully."""
     kind = type(pool).__name__
     if kind not in POOLS or type(pool) is not getattr(lib.connection, kind, None):
         raise NotNative(f"connection pool {type(pool).__module__}.{type(pool).__qualname__} has no asyncio twin")
@@ -91,50 +97,125 @@ def clone_pool(pool: Any, lib: Any) -> Any:
             kwargs["retry"] = retry_class(retry._backoff, retry._retries, retry._supported_errors)
         except (AttributeError, TypeError) as exc:
             raise NotNative(f"the connection's retry policy {retry!r} cannot be carried over") from exc
-    pool_class = getattr(async_connection, kind)
-    extra: dict[str, Any] = {}
-    if kind == "BlockingConnectionPool":
-        extra["timeout"] = pool.timeout
-    return pool_class(connection_class=target, max_connections=pool.max_connections, **extra, **kwargs)
+    if kind == "BlockingConnectionPool":  # asked for: wait for a free connection, as the sync pool does
+        return async_connection.BlockingConnectionPool(connection_class=target, max_connections=pool.max_connections,
+                                                       timeout=pool.timeout, **kwargs), None
+    # A plain pool fails a caller past its limit (redis-py's sync pool holds 100 by default), and a
+    # loop runs far more callers at once than a process runs threads: the async pool is unbounded
+    # and AsyncOps keeps to the limit by making callers wait their turn instead.
+    limit = pool.max_connections
+    unbounded = limit is None or limit >= UNBOUNDED
+    return async_connection.ConnectionPool(connection_class=target, **kwargs), None if unbounded else limit
 
 
 class AsyncOps:
     """The miss path's and the hit path's commands for one alias on one event loop: what
-    ``RedisAdapter``'s sync methods send, with the cache's own key function and serializer."""
+    ``RedisAdapter``'s sync methods send, with the cache's own key function and serializer.
 
-    __slots__ = ("client", "pool", "make_key", "encode", "decode", "scripts")
+    Reads (:meth:`get`, :meth:`pair`) are coalesced: one is sent at once; those that arrive while
+    it is in flight go together in the next MGET, so 1,000 concurrent hits cost a few round
+    trips on one connection, and a lone read costs exactly its GET. Other commands take their own
+    connection, at most ``limit`` at a time (the sync pool's limit; callers past it wait).
+    """
+
+    __slots__ = ("client", "pool", "make_key", "encode", "decode", "scripts", "busy", "queued", "tasks", "slots")
 
     def __init__(self, client: Any, pool: Any, make_key: Callable[[str], str], encode: Callable[[Any], Any],
-                 decode: Callable[[bytes], Any]) -> None:
+                 decode: Callable[[bytes], Any], limit: int | None = None) -> None:
         self.client, self.pool = client, pool
         self.make_key, self.encode, self.decode = make_key, encode, decode
         self.scripts: dict[str, Any] = {}
+        #: A read is in flight; reads arriving meanwhile wait in ``queued`` for the next MGET.
+        self.busy = False
+        self.queued: list[tuple[list[str], asyncio.Future[list[Any]]]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.slots = None if limit is None else asyncio.Semaphore(max(1, limit - 1))
 
     def _value(self, raw: Any) -> Any:
         return None if raw is None else self.decode(raw)
 
+    # -- coalesced reads ------------------------------------------------------------------------
+    async def read(self, raws: list[str]) -> list[Any]:
+        """The raw values of raw keys ``raws`` (see the class documentation)."""
+        if self.busy:
+            future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+            self.queued.append((raws, future))
+            return await future
+        self.busy = True
+        try:
+            if len(raws) == 1:
+                return [await self.client.get(raws[0])]
+            return list(await self.client.mget(raws))
+        finally:
+            self.busy = False
+            if self.queued:
+                self._send_queued()
+
+    def _send_queued(self) -> None:
+        batch, self.queued = self.queued, []
+        self.busy = True
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self.tasks.add(task)  # (the loop keeps only a weak reference)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, batch: list[tuple[list[str], asyncio.Future[list[Any]]]]) -> None:
+        try:
+            flat = [raw for raws, _future in batch for raw in raws]
+            pipe = self.client.pipeline(transaction=False)
+            for start in range(0, len(flat), MGET_KEYS):
+                pipe.mget(flat[start : start + MGET_KEYS])
+            values = [value for chunk in await pipe.execute() for value in chunk]
+        except BaseException as exc:  # every caller of the batch sees the server's error
+            for _raws, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            position = 0
+            for raws, future in batch:
+                if not future.done():  # (a cancelled caller)
+                    future.set_result(values[position : position + len(raws)])
+                position += len(raws)
+        finally:
+            self.busy = False
+            if self.queued:
+                self._send_queued()
+
     async def get(self, key: str) -> Any:
-        return self._value(await self.client.get(self.make_key(key)))
+        return self._value((await self.read([self.make_key(key)]))[0])
 
     async def pair(self, key1: str, key2: str) -> tuple[Any, Any]:
-        raw1, raw2 = await self.client.mget([self.make_key(key1), self.make_key(key2)])
+        raw1, raw2 = await self.read([self.make_key(key1), self.make_key(key2)])
         return self._value(raw1), self._value(raw2)
 
+    # -- commands on a connection of their own ---------------------------------------------------
+    async def _execute(self, pipe: Any) -> Any:
+        if self.slots is None:
+            return await pipe.execute()
+        async with self.slots:
+            return await pipe.execute()
+
+    def _pipeline(self) -> Any:
+        return self.client.pipeline(transaction=False)
+
     async def set(self, key: str, value: Any, timeout: float | None) -> None:
-        await self.client.set(self.make_key(key), self.encode(value), ex=ex_seconds(timeout))
+        pipe = self._pipeline()
+        pipe.set(self.make_key(key), self.encode(value), ex=ex_seconds(timeout))
+        await self._execute(pipe)
 
     async def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         pipe.set(self.make_key(add_key), self.encode(value), nx=True, ex=ex_seconds(timeout))
         pipe.get(self.make_key(get_key))
-        added, raw = await pipe.execute()
+        added, raw = await self._execute(pipe)
         return bool(added), self._value(raw)
 
     async def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         pipe.set(self.make_key(set_key), self.encode(value), ex=ex_seconds(timeout))
         pipe.delete(self.make_key(delete_key))
-        await pipe.execute()
+        await self._execute(pipe)
 
     async def lock_and_get(self, lock_key: str, get_key: str) -> tuple[Any, Any]:
         return await self.pair(lock_key, get_key)
@@ -142,7 +223,9 @@ class AsyncOps:
     async def delete(self, keys: list[str]) -> int:
         if not keys:
             return 0
-        return int(await self.client.unlink(*[self.make_key(k) for k in keys]))
+        pipe = self._pipeline()
+        pipe.unlink(*[self.make_key(k) for k in keys])
+        return int((await self._execute(pipe))[0])
 
     async def version(self, key: str) -> int | None:
         found = await self.get(key)
@@ -150,23 +233,23 @@ class AsyncOps:
 
     async def create_version(self, key: str, value: int) -> int:
         """``Adapter.create_version``: SET NX, else the value another writer was first with."""
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         raw = self.make_key(key)
         pipe.set(raw, value, nx=True)
         pipe.get(raw)
-        added, found = await pipe.execute()
+        added, found = await self._execute(pipe)
         return value if added else int(found)
 
     async def bump_version(self, key: str, initial: int, note: tuple[str, str] | None = None) -> int:
         """``Adapter.bump_version``: SET NX the start value, then INCR, in one round trip; with
         ``note`` (set key, member), SADD it in the same round trip (a purge asked for)."""
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._pipeline()
         raw = self.make_key(key)
         pipe.set(raw, initial, nx=True)
         pipe.incrby(raw, 1)
         if note is not None:
             pipe.sadd(self.make_key(note[0]), note[1])
-        return int((await pipe.execute())[1])
+        return int((await self._execute(pipe))[1])
 
     async def script(self, source: str, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA ``source`` (loaded when the server does not know it) on CacheManager's ``keys``."""
@@ -174,7 +257,11 @@ class AsyncOps:
         found = scripts.get(source)
         if found is None:
             found = scripts[source] = self.client.register_script(source)
-        return await found(keys=[self.make_key(k) for k in keys], args=args)
+        raws = [self.make_key(k) for k in keys]
+        if self.slots is None:
+            return await found(keys=raws, args=args)
+        async with self.slots:
+            return await found(keys=raws, args=args)
 
     async def aclose(self) -> None:
         await self.client.aclose()

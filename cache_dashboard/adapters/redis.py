@@ -129,10 +129,10 @@ class RedisAdapter(Adapter):
             sync_pool = self.client().connection_pool
         except AttributeError as exc:  # a client without one pool (Redis Cluster)
             raise NotNative(f"{type(self.client()).__name__} has no single connection pool") from exc
-        pool = clone_pool(sync_pool, self.lib())
+        pool, limit = clone_pool(sync_pool, self.lib())
         asyncio = self.lib("asyncio")
         client_class = getattr(asyncio, "Redis", None) or asyncio.Valkey
-        return AsyncOps(client_class(connection_pool=pool), pool, self.raw_key, self.encode, self.hit_decoder())
+        return AsyncOps(client_class(connection_pool=pool), pool, self.raw_key, self.encode, self.hit_decoder(), limit)
 
     def raw_key(self, key: str) -> str:
         return str(self.cache.make_key(key))

@@ -247,14 +247,37 @@ def test_connection_options_carried_or_refused() -> None:
 
     pool = redis.ConnectionPool.from_url("redis://user:secret@127.0.0.1:6390/3", socket_timeout=0.7,
                                          max_connections=7)
-    cloned = adapters_aio.clone_pool(pool, redis)
+    cloned, limit = adapters_aio.clone_pool(pool, redis)
     kwargs = cloned.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["db"], kwargs["username"], kwargs["password"]) == \
         ("127.0.0.1", 6390, 3, "user", "secret")
-    assert kwargs["socket_timeout"] == 0.7 and cloned.max_connections == 7
+    assert kwargs["socket_timeout"] == 0.7 and limit == 7
     assert type(cloned).__module__ == "redis.asyncio.connection"
     odd = redis.ConnectionPool(host="127.0.0.1", unheard_of_option=1)
     with pytest.raises(adapters_aio.NotNative, match="unheard_of_option"):
         adapters_aio.clone_pool(odd, redis)
     with pytest.raises(adapters_aio.NotNative, match="no asyncio twin"):
         adapters_aio.clone_pool(redis.sentinel.SentinelConnectionPool("svc", redis.sentinel.Sentinel([])), redis)
+
+
+@pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
+def test_concurrent_hits_are_coalesced_and_stay_within_the_pool_limit(alias_name: str, servers: object) -> None:
+    require(alias_name, servers)  # type: ignore[arg-type]
+    cm = CacheManager(alias_name)
+    for i in range(1000):
+        cm.set(f"k{i}", i, 600, namespace="many")
+    client = get_adapter(alias_name).client()
+
+    def commands() -> int:
+        stats = client.info("commandstats")
+        return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("get", "mget"))
+
+    async def main() -> tuple[list[Any], int]:
+        await cm.aget("k0", namespace="many")  # the loop's client and the epoch, read once
+        before = commands()
+        found = await asyncio.gather(*(cm.aget(f"k{i}", namespace="many") for i in range(1000)))
+        return list(found), commands() - before
+
+    found, sent = run(main)
+    assert found == list(range(1000))  # every caller its own value, none failed over the pool limit
+    assert sent < 50, sent  # a few MGETs, not 1,000 round trips
