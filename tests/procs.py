@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from django.conf import settings
+
+T = TypeVar("T")
 
 
 def _init(caches: dict, dashboard: dict, env: dict[str, str]) -> None:
@@ -46,3 +50,13 @@ def wait_until(start_at: float) -> None:
     delay = start_at - time.time()
     if delay > 0:
         time.sleep(delay)
+
+
+def run_loop(main: Callable[[], Awaitable[T]]) -> T:
+    """``asyncio.run(main())`` in a thread of its own: the browser suite's sync Playwright keeps an
+    event loop running in the main thread, where asyncio.run() refuses to start another."""
+    async def wrapped() -> T:
+        return await main()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, wrapped()).result()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -18,22 +16,12 @@ from cache_dashboard.adapters import get_adapter
 from cache_dashboard.manager import aio
 from cache_dashboard.manager.breaker import get_breaker
 from tests.conftest import require
+from tests.procs import run_loop as run
 from tests.procs import run_processes
 from tests.servers import CountingHungServer
 from tests.workers import astampede
 
-T = TypeVar("T")
 NATIVE = {"redis", "django_redis", "valkey", "django_valkey"}
-
-
-def run(main: Callable[[], Awaitable[T]]) -> T:
-    """``asyncio.run(main())`` in a thread of its own: the browser suite's sync Playwright keeps an
-    event loop running in the main thread, where asyncio.run() refuses to start another."""
-    async def wrapped() -> T:
-        return await main()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, wrapped()).result()
 
 
 def test_native_on_redis_a_thread_elsewhere(cm: CacheManager) -> None:

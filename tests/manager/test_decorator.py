@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 
 from cache_dashboard import CacheManager
 from cache_dashboard.manager.decorator import call_key, encode_argument
+from tests.procs import run_loop
 
 
 def test_one_fetch_per_distinct_call_and_invalidate(cm: CacheManager) -> None:
@@ -61,10 +61,7 @@ def test_async_functions(cm: CacheManager) -> None:
     async def main() -> list[str]:
         return [await consultar("123"), await consultar("123"), await consultar("456")]
 
-    # A loop of its own in a thread of its own: the browser suite's sync Playwright keeps an event
-    # loop running in the main thread, where asyncio.run() refuses to start another.
-    with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(asyncio.run, main()).result() == ["321", "321", "654"]
+    assert run_loop(main) == ["321", "321", "654"]
     assert calls == (["123", "123", "456"] if cm.backend == "dummy" else ["123", "456"])
     assert asyncio.iscoroutinefunction(consultar)
 

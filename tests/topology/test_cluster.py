@@ -13,8 +13,9 @@ from django.core.cache import caches
 from cache_dashboard import CacheManager, keyspace, testing
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.adapters.redis_cluster import SLOTS, RedisClusterAdapter
-from cache_dashboard.manager import health
+from cache_dashboard.manager import aio, health
 from cache_dashboard.manager.breaker import get_breaker
+from tests.procs import run_loop
 from tests.topologies import Cluster, start_cluster
 
 
@@ -107,6 +108,17 @@ def test_namespaces_patterns_registry_and_stats(cluster_alias: str, redis_cluste
     cm.flush_stats()
     totals = cm.get_stats()["totals"]
     assert totals["misses"] >= 120 and totals["invalidations"] >= 1
+
+
+def test_the_async_api_on_a_cluster_runs_in_a_thread(cluster_alias: str, redis_cluster: Cluster) -> None:
+    cm = CacheManager(cluster_alias)
+
+    async def main() -> list[Any]:
+        return [await aio.native_ops(cluster_alias), await cm.aget("k", lambda: "v", 60, namespace="ruc"),
+                await cm.aset("k2", 2, 60), await cm.ainvalidate("k2")]
+
+    assert run_loop(main) == [None, "v", True, 1]
+    assert cm.get("k", namespace="ruc") == "v"
 
 
 def test_key_browser_walks_every_primary(cluster_alias: str, redis_cluster: Cluster) -> None:

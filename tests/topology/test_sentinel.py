@@ -12,8 +12,9 @@ from django.core.cache import caches
 
 from cache_dashboard import CacheManager, testing
 from cache_dashboard.adapters import get_adapter
-from cache_dashboard.manager import health
+from cache_dashboard.manager import aio, health
 from cache_dashboard.overview import build_overview
+from tests.procs import run_loop
 from tests.topologies import SERVICE, SentinelGroup
 
 TIMEOUTS = 1.0
@@ -94,6 +95,18 @@ def test_cache_manager_through_sentinel(sentinel_alias: str) -> None:
     assert cm.is_invalid("20999999999", namespace="ruc")
     assert cm.invalid_breakdown(namespace="ruc") == {"NO_EXISTE_SUNAT": 1}
     assert get_adapter(sentinel_alias).sentinel() is not None
+
+
+def test_the_async_api_through_sentinel_runs_in_a_thread(sentinel_alias: str) -> None:
+    cm = CacheManager(sentinel_alias)
+
+    async def main() -> list[Any]:
+        return [await aio.native_ops(sentinel_alias), await cm.aget("k", lambda: "v", 60, namespace="ruc"),
+                await cm.amark_invalid("2099", "ERROR_API", namespace="ruc") is not None,
+                await cm.ais_invalid("2099", namespace="ruc")]
+
+    assert run_loop(main) == [None, "v", True, True]  # (a SentinelConnectionPool has no asyncio twin here)
+    assert cm.get("k", namespace="ruc") == "v"
 
 
 def test_a_disagreeing_or_unreachable_sentinel_set_warns(sentinel_alias: str, sentinel_group: SentinelGroup,
