@@ -17,6 +17,7 @@ from django.core.cache import caches
 from cache_dashboard import CacheManager, testing
 from cache_dashboard.manager.breaker import get_breaker
 from tests.conftest import require
+from tests.procs import run_loop
 
 #: (fork, serializer) -> its class; django-valkey's are django-redis's, renamed.
 SERIALIZERS = {
@@ -121,3 +122,18 @@ def test_clear_all_and_health(cm: CacheManager) -> None:
     report = cm.get_health()
     assert report["status"] == "healthy", report
     assert [c["ok"] for c in report["checks"]] == [True, True, True]
+
+
+def test_the_async_api_reads_and_writes_the_same_entries(cm: CacheManager) -> None:
+    calls, fetch = _fetcher(VALUE)
+
+    async def main() -> list[Any]:
+        first = await cm.aget("ruc:1", fetch, 60, namespace="ruc")
+        await cm.aset("ruc:2", VALUE, 60, namespace="ruc")
+        await cm.amark_invalid("2099", "ERROR_API", namespace="ruc", detail={"status": 503})
+        return [first, await cm.aget("ruc:1", fetch, 60, namespace="ruc"),
+                (await cm.aget_invalid_info("2099", namespace="ruc") or {}).get("detail")]
+
+    assert run_loop(main) == [VALUE, VALUE, {"status": 503}]
+    assert len(calls) == 1
+    assert cm.get("ruc:2", namespace="ruc") == VALUE and cm.get("ruc:1", namespace="ruc") == VALUE
