@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -168,7 +169,10 @@ class AsyncOps:
         except BaseException as exc:  # every caller of the batch sees the server's error
             for _raws, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):  # the loop is shutting down
+                        future.cancel()
+                    else:
+                        future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
         else:
@@ -281,6 +285,7 @@ class _Loop:
 
 
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loop] = weakref.WeakKeyDictionary()
+_loops_lock = threading.Lock()
 
 
 async def _closing(state: _Loop) -> AsyncIterator[None]:
@@ -305,7 +310,8 @@ async def loop_state() -> _Loop:
     loop = asyncio.get_running_loop()
     state = _loops.get(loop)
     if state is None:
-        state = _loops[loop] = _Loop()
+        with _loops_lock:  # (loops of other threads may be adding theirs)
+            state = _loops[loop] = _Loop()
         closer = _closing(state)
         await closer.__anext__()  # the loop's asyncgen hooks now know it: closed at shutdown_asyncgens()
         state.closer = closer

@@ -18,7 +18,7 @@ from cache_dashboard.manager.breaker import get_breaker
 from tests.conftest import require
 from tests.procs import run_loop as run
 from tests.procs import run_processes
-from tests.servers import CountingHungServer
+from tests.servers import CountingHungServer, start_redis
 from tests.workers import astampede
 
 NATIVE = {"redis", "django_redis", "valkey", "django_valkey"}
@@ -269,3 +269,37 @@ def test_concurrent_hits_are_coalesced_and_stay_within_the_pool_limit(alias_name
     found, sent = run(main)
     assert found == list(range(1000))  # every caller its own value, none failed over the pool limit
     assert sent < 50, sent  # a few MGETs, not 1,000 round trips
+
+
+def test_a_server_that_goes_away_and_comes_back(extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]
+    require("redis", servers)  # type: ignore[arg-type]
+    server = start_redis()
+    extra_alias(own={"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                     "LOCATION": f"redis://{server.address}/0",
+                     "OPTIONS": {"socket_timeout": 0.3, "socket_connect_timeout": 0.3}})
+    cm = CacheManager("own")
+
+    async def main() -> list[Any]:
+        seen = [await cm.aget("k", lambda: "v1", 60)]
+        server.stop()
+        seen += [await cm.aget("k", lambda: "from-source", 60) for _ in range(5)]  # fail open
+        seen.append(get_breaker("own").state)
+        server.restart()
+        await asyncio.sleep(0.7)
+        deadline = time.monotonic() + 10
+        while get_breaker("own").state != "closed" and time.monotonic() < deadline:
+            await cm.aget("k", lambda: "v2", 60)
+            await asyncio.sleep(0.2)
+        seen.append(get_breaker("own").state)
+        seen.append(await cm.aget("k", lambda: "v3", 60))  # the same loop's pool reconnected
+        seen.append(await cm.aget("k"))  # cached again
+        return seen
+
+    try:
+        with override_settings(CACHE_DASHBOARD={"CIRCUIT_RESET_TIMEOUT": 0.5}):
+            seen = run(main)
+        assert seen[:7] == ["v1"] + ["from-source"] * 5 + ["open"]
+        # (The server came back empty, its epoch too: the first write may go to the old one.)
+        assert seen[7] == "closed" and seen[8] in ("v2", "v3") and seen[9] in ("v2", "v3")
+    finally:
+        server.stop()
