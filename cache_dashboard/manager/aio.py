@@ -229,7 +229,10 @@ class AsyncMiss(Miss):
                     del state.flights[flight]
         if self.stale is not None:
             return self.serve_stale()
-        await asyncio.shield(leader)
+        try:  # as long as a waiter of the sync path would wait, then fetch (fail open)
+            await asyncio.wait_for(asyncio.shield(leader), float(get_setting("STAMPEDE_MAX_WAIT")))
+        except asyncio.TimeoutError:
+            return await self._fetch_and_store()
         try:
             entry = self._current(await self.ops.get(self.ekey))
         except Exception:

@@ -303,3 +303,29 @@ def test_a_server_that_goes_away_and_comes_back(extra_alias, servers: object) ->
         assert seen[7] == "closed" and seen[8] in ("v2", "v3") and seen[9] in ("v2", "v3")
     finally:
         server.stop()
+
+
+def test_a_slow_fetch_keeps_the_loop_waiting_no_longer_than_stampede_max_wait(cm: CacheManager) -> None:
+    fetches: list[str] = []
+
+    async def slow() -> str:
+        fetches.append("slow")
+        await asyncio.sleep(1.5)
+        return "slow"
+
+    async def quick() -> str:
+        fetches.append("quick")
+        return "quick"
+
+    async def main() -> tuple[list[Any], float]:
+        first = asyncio.ensure_future(cm.aget("k", slow, 60, namespace="w"))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        second = await cm.aget("k", quick, 60, namespace="w")
+        waited = time.monotonic() - started
+        return [await first, second], waited
+
+    with override_settings(CACHE_DASHBOARD={"STAMPEDE_MAX_WAIT": 0.3}):
+        found, waited = run(main)
+    assert found == ["slow", "quick"] and fetches == ["slow", "quick"]
+    assert waited < 1.2  # gave up waiting for the slow fetch (a bound, not a benchmark)
