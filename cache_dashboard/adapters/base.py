@@ -202,7 +202,12 @@ class Adapter:
         """A client of this alias's server for the running event loop (``adapters.aio``), built
         from the alias's own connection settings. Raises :class:`~cache_dashboard.adapters.aio.NotNative`
         (with the reason) where there is none: the async API then runs the sync call in a thread."""
-        raise NotNative(f"the {self.name} backend has no native async client")
+        raise NotNative(self.async_problem() or f"the {self.name} backend has no native async client")
+
+    def async_problem(self) -> str | None:
+        """Why the async API runs this alias's calls in a thread (None: it is native). Builds no
+        connection."""
+        return f"the {self.name} backend has no native async client"
 
     # -- version counters: the epoch and namespace generations (``manager.epochs``) ----------------
     def version(self, key: str) -> int | None:

@@ -118,6 +118,22 @@ class RedisAdapter(Adapter):
         """``value`` as this cache stores it (bytes, or an int stored as digits)."""
         return self._client_obj()._serializer.dumps(value)
 
+    def _async_pool(self) -> tuple[Any, int | None]:
+        client = self.client()
+        sync_pool = getattr(client, "connection_pool", None)
+        if sync_pool is None:  # a client without one pool (Redis Cluster)
+            raise NotNative(f"{type(client).__name__} has no single connection pool")
+        return clone_pool(sync_pool, self.lib())
+
+    def async_problem(self) -> str | None:
+        try:
+            self._async_pool()  # (a pool builds no connection until used)
+        except NotNative as exc:
+            return str(exc)
+        except Exception as exc:  # a misconfigured alias
+            return self.describe(exc)
+        return None
+
     def hit_decoder(self) -> Callable[[bytes], Any]:
         """:meth:`decoder` without its doomed attempt to read a pickle as a number (the hit path's)."""
         return fast_loads(self._client_obj()._serializer)
@@ -125,11 +141,7 @@ class RedisAdapter(Adapter):
     def async_ops(self) -> AsyncOps:
         """An async client over a pool cloned from the primary's (``adapters.aio.clone_pool``):
         reads and writes go to the primary, where Django sends reads to a replica."""
-        try:
-            sync_pool = self.client().connection_pool
-        except AttributeError as exc:  # a client without one pool (Redis Cluster)
-            raise NotNative(f"{type(self.client()).__name__} has no single connection pool") from exc
-        pool, limit = clone_pool(sync_pool, self.lib())
+        pool, limit = self._async_pool()
         asyncio = self.lib("asyncio")
         client_class = getattr(asyncio, "Redis", None) or asyncio.Valkey
         return AsyncOps(client_class(connection_pool=pool), pool, self.raw_key, self.encode, self.hit_decoder(), limit)

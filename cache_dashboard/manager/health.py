@@ -102,6 +102,8 @@ def check(alias: str) -> dict[str, Any]:
         return report
     report["backend"] = adapter.name
     report["location"] = adapter.location_display()
+    problem = adapter.async_problem()
+    report["async"] = {"native": problem is None, "note": problem or ""}
     breaker = get_breaker(alias)
     report["circuit"] = breaker.state
     if not breaker.allow():

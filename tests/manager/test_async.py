@@ -30,6 +30,9 @@ def test_native_on_redis_a_thread_elsewhere(cm: CacheManager) -> None:
 
     ops = run(main)
     assert (ops is not None) == (cm.alias in NATIVE)
+    said = cm.get_health()["async"]
+    assert said["native"] == (cm.alias in NATIVE) and bool(said["note"]) != said["native"]
+    assert run(cm.aget_health)["async"] == said
 
 
 def test_sync_and_async_share_entries_and_stats(cm: CacheManager) -> None:
