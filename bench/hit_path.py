@@ -36,7 +36,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,28 +46,58 @@ BACKENDS = ("locmem", "redis", "django_redis", "memcached")
 VALUE = {"ruc": "20100038146", "razon_social": "EMPRESA DEMO S.A.C.", "estado": "ACTIVO"}
 
 
-def _measure(ops: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, dict[str, list[float]]]:
+def _order(names: list[str], calls: int) -> Iterator[str]:
+    """Each operation ``calls`` times, interleaved call by call in an order that rotates."""
+    for i in range(calls):
+        k = i % len(names)
+        yield from names[k:] + names[:k]
+
+
+def measure(ops: dict[str, Callable[[], object]], rounds: int, calls: int) -> dict[str, dict[str, list[float]]]:
     """Per round and operation: median wall latency (µs) and summed thread CPU time (µs)."""
-    names = list(ops)
-    out: dict[str, dict[str, list[float]]] = {"wall": {n: [] for n in names}, "cpu": {n: [] for n in names}}
+    out: dict[str, dict[str, list[float]]] = {"wall": {n: [] for n in ops}, "cpu": {n: [] for n in ops}}
     perf, cpu = time.perf_counter, time.thread_time
     for _ in range(rounds):
-        lat: dict[str, list[float]] = {n: [] for n in names}
-        used = dict.fromkeys(names, 0.0)
-        for i in range(calls):
-            k = i % len(names)
-            for name in names[k:] + names[:k]:
-                op = ops[name]
-                c0 = cpu()
-                t0 = perf()
-                op()
-                t1 = perf()
-                used[name] += cpu() - c0
-                lat[name].append(t1 - t0)
-        for name in names:
-            out["wall"][name].append(statistics.median(lat[name]) * 1e6)
-            out["cpu"][name].append(used[name] / calls * 1e6)
+        lat: dict[str, list[float]] = {n: [] for n in ops}
+        used = dict.fromkeys(ops, 0.0)
+        for name in _order(list(ops), calls):
+            op = ops[name]
+            c0, t0 = cpu(), perf()
+            op()
+            lat[name].append(perf() - t0)
+            used[name] += cpu() - c0
+        _close_round(out, lat, used, calls)
     return out
+
+
+async def ameasure(ops: dict[str, Callable[[], Awaitable[object]]], rounds: int,
+                   calls: int) -> dict[str, dict[str, list[float]]]:
+    """:func:`measure` for coroutine functions, awaited one at a time on the running loop."""
+    out: dict[str, dict[str, list[float]]] = {"wall": {n: [] for n in ops}, "cpu": {n: [] for n in ops}}
+    perf, cpu = time.perf_counter, time.thread_time
+    for _ in range(rounds):
+        lat: dict[str, list[float]] = {n: [] for n in ops}
+        used = dict.fromkeys(ops, 0.0)
+        for name in _order(list(ops), calls):
+            op = ops[name]
+            c0, t0 = cpu(), perf()
+            await op()
+            lat[name].append(perf() - t0)
+            used[name] += cpu() - c0
+        _close_round(out, lat, used, calls)
+    return out
+
+
+def _close_round(out: dict[str, dict[str, list[float]]], lat: dict[str, list[float]], used: dict[str, float],
+                 calls: int) -> None:
+    for name in lat:
+        out["wall"][name].append(statistics.median(lat[name]) * 1e6)
+        out["cpu"][name].append(used[name] / calls * 1e6)
+
+
+def ratios(samples: dict[str, dict[str, list[float]]], name: str, to: str) -> list[float]:
+    """Per-round ratios of ``name``'s median latency to ``to``'s."""
+    return [a / b for a, b in zip(samples["wall"][name], samples["wall"][to], strict=True)]
 
 
 def _spread(values: list[float]) -> str:
@@ -162,7 +192,7 @@ def main() -> None:
             for op in ops.values():  # warm-up: connections, readers, epoch
                 for _ in range(200):
                     op()
-            samples = _measure(ops, args.rounds, args.calls)
+            samples = measure(ops, args.rounds, args.calls)
             assert not fetched, "a timed CacheManager call missed"
             assert ops["plain"]() == VALUE and ops["ns"]() == VALUE
             med = {k: statistics.median(v) for k, v in samples["wall"].items()}
