@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
+import pickle
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -42,6 +43,18 @@ end
 return n
 """
 _COMPARE_AND_UNLINK_SHA = hashlib.sha1(_COMPARE_AND_UNLINK.encode()).hexdigest()
+#: UNLINK each key holding a string that does not contain ARGV[1] (the current generation's
+#: marker, see ``RedisAdapter.generation_marker``): a purge decided by the server, no value sent
+#: back. Other types are left alone, as the client-side purge leaves them.
+_UNLINK_UNMARKED = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  local v = redis.pcall('GET', key)
+  if type(v) == 'string' and not string.find(v, ARGV[1], 1, true) then n = n + redis.call('UNLINK', key) end
+end
+return n
+"""
+_UNLINK_UNMARKED_SHA = hashlib.sha1(_UNLINK_UNMARKED.encode()).hexdigest()
 #: Attribute of a backend instance holding its reused write client.
 WRITE_CLIENT_ATTR = "_cache_dashboard_write_client"
 #: INFO fields kept in the health report, under the names INFO gives them.
@@ -258,38 +271,50 @@ class RedisAdapter(Adapter):
 
     def scan_delete(self, prefix: str, glob: str = "*", only: Callable[[bytes, Any], bool] | None = None,
                     pace: Callable[[float], None] | None = None, *,
-                    select: Callable[[bytes], bool] | None = None, count: int = SCAN_COUNT) -> int:
+                    select: Callable[[bytes], bool] | None = None, count: int = SCAN_COUNT,
+                    marker: Callable[[bytes], bytes] | None = None) -> int:
         """UNLINK every key under ``prefix`` matching ``glob``, SCANning ``count`` keys at a time.
 
         With ``only``, values are read first (``PURGE_CHUNK`` keys at a time, of the raw keys that
         pass ``select``) and only keys whose decoded value passes ``only(raw_key, value)`` are
-        unlinked (purges: old generations go, fresh entries stay). ``pace`` is called after each
-        chunk with the seconds since the last call.
+        unlinked (purges: old generations go, fresh entries stay). With ``marker`` (raw key -> the
+        bytes its value must contain to stay) instead, the server decides: no value is read back.
+        ``pace`` is called after each
+        chunk (and each SCAN that found nothing) with the CPU seconds this thread spent since the
+        last call: what competes with the process's own requests for the GIL. Waiting on the
+        server is not counted (an empty SCAN step of a big database costs the client almost nothing).
         """
         deleted = 0
-        started = time.perf_counter()
+        clock = time.thread_time
+        started = clock()
         for client, batch in self._scan(prefix, glob, count):
             if select is not None:
                 batch = [key for key in batch if select(key)]
-            if only is None:
+            if only is None and marker is None:
                 deleted += int(client.unlink(*batch)) if batch else 0
                 continue
             for group in _by_hash_tag(batch):  # one slot per call, as Redis Cluster requires
                 for start in range(0, len(group), PURGE_CHUNK):
-                    deleted += self._unlink_if(client, group[start:start + PURGE_CHUNK], only)
-                    if pace is not None:  # the time since the last pause, SCAN included
-                        pace(time.perf_counter() - started)
-                        started = time.perf_counter()
+                    chunk = group[start:start + PURGE_CHUNK]
+                    if marker is not None:
+                        deleted += self._script(client, _UNLINK_UNMARKED, _UNLINK_UNMARKED_SHA, chunk,
+                                                [marker(chunk[0])])
+                    else:
+                        assert only is not None
+                        deleted += self._unlink_if(client, chunk, only)
+                    if pace is not None:  # the CPU time since the last pause, SCAN included
+                        pace(clock() - started)
+                        started = clock()
             if pace is not None and not batch:
-                pace(time.perf_counter() - started)
-                started = time.perf_counter()
+                pace(clock() - started)
+                started = clock()
         return deleted
 
     def _unlink_if(self, client: Any, keys: list[bytes], only: Callable[[bytes, Any], bool]) -> int:
         """UNLINK those of ``keys`` whose value passes ``only``, atomically with the read: the
         server deletes a key only if it still holds the value read (a fresh entry written since
         is kept), by a script, in calls of at most ``COMPARE_BYTES`` of values."""
-        decode = self.decoder()
+        decode = self.hit_decoder()
         values = client.mget(keys)
         doomed = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None and only(k, decode(v))]
         deleted = 0
@@ -303,11 +328,30 @@ class RedisAdapter(Adapter):
         return deleted
 
     def _compare_and_unlink(self, client: Any, keys: list[bytes], values: list[bytes]) -> int:
+        return self._script(client, _COMPARE_AND_UNLINK, _COMPARE_AND_UNLINK_SHA, keys, values)
+
+    def _script(self, client: Any, source: str, sha: str, keys: list[bytes], args: list[bytes]) -> int:
         try:
-            return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
+            return int(client.evalsha(sha, len(keys), *keys, *args))
         except self.lib("exceptions").NoScriptError:  # a server that restarted or flushed its scripts
-            client.script_load(_COMPARE_AND_UNLINK)
-            return int(client.evalsha(_COMPARE_AND_UNLINK_SHA, len(keys), *keys, *values))
+            client.script_load(source)
+            return int(client.evalsha(sha, len(keys), *keys, *args))
+
+    def generation_marker(self, generation: int, entry: Callable[[int], Any]) -> bytes | None:
+        """Bytes that this cache's stored form of every entry of ``generation`` contains and that
+        of the next generation does not (``entry(g)``: an entry of generation ``g``), or None when
+        there are none (a serializer that does not write the integer as pickle does, a compressor).
+        A purge then lets the server keep the keys holding them and UNLINK the rest, without
+        reading values back; a user value that happens to contain them is only kept, never
+        wrongly deleted."""
+        marker = pickle.dumps(generation, protocol=2)[2:-1]  # the int's opcode, as every protocol >= 2 writes it
+        try:
+            mine, next_one = self.encode(entry(generation)), self.encode(entry(generation + 1))
+        except Exception:
+            return None
+        if not isinstance(mine, bytes) or marker not in mine or marker in next_one:
+            return None
+        return marker
 
     def scan_count(self, prefix: str, glob: str = "*", *, select: Callable[[bytes], bool] | None = None) -> int:
         if select is None:

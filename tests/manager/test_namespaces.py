@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import pickle
 import threading
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
@@ -117,7 +119,7 @@ def test_purge_keeps_an_entry_rewritten_between_its_read_and_its_delete(
     with override_settings(CACHE_DASHBOARD={"PURGE_ON_INVALIDATE": False}):
         cm.set("k", "old", 600, namespace="race")
         cm.invalidate_namespace("race")
-        decode = cm.adapter.decoder()
+        decode = cm.adapter.hit_decoder()
         writes: list[str] = []
 
         def decode_then_write(raw: bytes) -> object:
@@ -126,7 +128,9 @@ def test_purge_keeps_an_entry_rewritten_between_its_read_and_its_delete(
                 assert cm.set("k", "new", 600, namespace="race")
             return decode(raw)
 
-        monkeypatch.setattr(cm.adapter, "decoder", lambda: decode_then_write)
+        # The purge that reads values back (the server-side one, for pickled entries, has no window)
+        monkeypatch.setattr(type(cm.adapter), "generation_marker", lambda *args: None)
+        monkeypatch.setattr(cm.adapter, "hit_decoder", lambda: decode_then_write)
         assert cm.purge_namespace("race") == 0
     assert writes == ["new"]
     assert cm.get("k", namespace="race") == "new"
@@ -175,15 +179,15 @@ def test_one_scan_purges_several_namespaces_and_only_their_old_entries(
     kb = testing.keys(alias_name)
     client = cm.adapter.client()
     slots: list[set[int]] = []
-    real = type(cm.adapter)._compare_and_unlink
+    real = type(cm.adapter)._script
 
-    def one_slot_per_call(self: Any, client: Any, keys: list[bytes], values: list[bytes]) -> int:
+    def one_slot_per_call(self: Any, client: Any, source: str, sha: str, keys: list[bytes], args: list[bytes]) -> int:
         from redis.crc import key_slot
 
         slots.append({key_slot(key) for key in keys})
-        return real(self, client, keys, values)
+        return real(self, client, source, sha, keys, args)
 
-    monkeypatch.setattr(type(cm.adapter), "_compare_and_unlink", one_slot_per_call)
+    monkeypatch.setattr(type(cm.adapter), "_script", one_slot_per_call)
     scans = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
     assert purge.purge_many(alias_name, ["a", "b", "odd name/ü"]) == 900
     walked = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) - scans
@@ -364,3 +368,41 @@ def test_clear_all_on_shared_memcached_spares_other_tenants(servers: object) -> 
     cm.clear_all()
     assert cm.get("k") is None
     assert raw.get(b"other-tenant-key") == b"keep"
+
+
+@pytest.mark.parametrize("serializer", [None, "django_redis.serializers.json.JSONSerializer"])
+def test_a_pickled_purge_is_decided_by_the_server_others_read_values_back(
+    serializer: str | None, servers: object, extra_alias: Any
+) -> None:
+    require("django_redis", servers)  # type: ignore[arg-type]
+    base = settings.CACHES["django_redis"]
+    options = {**base["OPTIONS"], **({"SERIALIZER": serializer} if serializer else {})}
+    extra_alias(own={**base, "LOCATION": base["LOCATION"].rsplit("/", 1)[0] + "/5", "OPTIONS": options})
+    cm = CacheManager("own")
+    client = cm.adapter.client()
+    client.flushdb()
+    with override_settings(CACHE_DASHBOARD={"PURGE_ON_INVALIDATE": False}):
+        for i in range(250):
+            cm.set(f"k{i}", {"i": i}, 600, namespace="svc")
+        cm.invalidate_namespace("svc")
+        cm.set("fresh", "kept", 600, namespace="svc")
+        gen = cm.adapter.version(testing.keys("own").generation("svc"))
+        planted = testing.keys("own").entry("planted", "svc")
+        # An old entry whose value happens to hold the current generation's bytes is kept, never
+        # a current one deleted.
+        cm.adapter.cache.set(planted, ["cd2", pickle.dumps(gen, protocol=2)[2:-1].hex(), gen - 1, None, 0.0]
+                             if serializer else ("cd2", pickle.dumps(gen, protocol=2), gen - 1, None, 0.0), 600)
+
+        def mgets() -> int:
+            return int(client.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
+
+        before = mgets()
+        deleted = cm.purge_namespace("svc")
+        read_back = mgets() - before
+    assert cm.get("fresh", namespace="svc") == "kept"
+    assert cm.get("k1", namespace="svc") is None
+    if serializer is None:  # pickle: the server decided, no value came back
+        assert read_back == 1 and deleted == 250  # (the one MGET: the current generations)
+        assert client.exists(cm.adapter.raw_key(planted)) == 1
+    else:  # JSON writes the generation as digits: values are read back and decoded here
+        assert read_back > 0 and deleted == 251
