@@ -92,8 +92,31 @@ def normalize_key(key: str) -> str:
     return _hashed(key)
 
 
+#: Namespaces normalised so far: every namespaced call normalises its namespace, and an
+#: application has few (a regex match saved per call). Cleared when it grows past
+#: ``_NAMESPACES_KEPT``; names longer than ``_NAMESPACE_KEPT_LENGTH`` are not kept, so hostile
+#: names cost at most a few hundred KB.
+_NAMESPACES: dict[str, str] = {}
+_NAMESPACES_KEPT = 1024
+_NAMESPACE_KEPT_LENGTH = 200
+
+
 def normalize_namespace(namespace: str) -> str:
     """Return the backend-safe form of a namespace name (no ``:``, at most 48 characters)."""
+    if type(namespace) is str and len(namespace) <= _NAMESPACE_KEPT_LENGTH:  # (a subclass could hash its own way)
+        try:
+            return _NAMESPACES[namespace]
+        except KeyError:
+            pass
+        normal = _normalize_namespace(namespace)
+        if len(_NAMESPACES) >= _NAMESPACES_KEPT:
+            _NAMESPACES.clear()
+        _NAMESPACES[namespace] = normal
+        return normal
+    return _normalize_namespace(namespace)
+
+
+def _normalize_namespace(namespace: str) -> str:
     if not isinstance(namespace, str):
         raise TypeError(f"namespaces must be str, not {type(namespace).__name__}")
     if not namespace:

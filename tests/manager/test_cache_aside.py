@@ -181,6 +181,24 @@ def test_normalisation_is_deterministic_injective_and_short() -> None:
     assert ":" not in normalize_namespace("a:b")
 
 
+def test_namespaces_normalised_once_are_remembered_within_bounds() -> None:
+    from cache_dashboard import keys
+
+    names = [k for k in WEIRD_KEYS if k] + ["ruc", "a:b", "\ud800lone", "__proto__"]
+    names += ["n" * size for size in (48, 49, 200, 201)]
+    first = [keys.normalize_namespace(n) for n in names]
+    assert first == [keys._normalize_namespace(n) for n in names]  # remembered or not, the same answer
+    assert first == [keys.normalize_namespace(n) for n in names]
+    assert "ruc" in keys._NAMESPACES and "n" * 201 not in keys._NAMESPACES  # a long name is not kept
+    for i in range(3 * keys._NAMESPACES_KEPT):
+        assert keys.normalize_namespace(f"hostile {i}") == keys._normalize_namespace(f"hostile {i}")
+    assert len(keys._NAMESPACES) <= keys._NAMESPACES_KEPT
+    with pytest.raises(ValueError):
+        keys.normalize_namespace("")  # errors are not remembered as answers
+    with pytest.raises(TypeError):
+        keys.normalize_namespace(b"ruc")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("bad", [1, b"bytes", None, ("t",), 1.5])
 def test_non_str_keys_raise_type_error(bad: object) -> None:
     cm = CacheManager("locmem")
