@@ -19,6 +19,7 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader
 from cache_dashboard.adapters.fastread.redis import RedisCacheReader, fast_loads
 from cache_dashboard.adapters.listing import DONE, BadCursor, KeyPage, ListedKey, RawValue
+from cache_dashboard.adapters.pipelined import pipelined
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
@@ -179,43 +180,41 @@ class RedisAdapter(Adapter):
         return None if raw is None else self.decode(raw)
 
     # -- the miss path in one round trip per step (what cache.add/get/set/delete would send) ---------
-    def _pipeline(self) -> Any:
-        """A pipeline on the primary, or None for Django's public API instead: when a tool wrapped
-        this instance's own methods (debug toolbar, APM: let it see the calls), or when the raw
-        client cannot be reached (a renamed private attribute: degrade, do not fail)."""
+    def _direct_client(self) -> Any:
+        """The primary's client to write the miss path's batches on (``adapters.pipelined``), or
+        None for Django's public API instead: when a tool wrapped this instance's own methods
+        (debug toolbar, APM: let it see the calls), or when the raw client cannot be reached (a
+        renamed private attribute: degrade, do not fail)."""
         attrs = self.cache.__dict__
         if "add" in attrs or "set" in attrs:
             return None
         try:
-            return self.client().pipeline(transaction=False)
+            return self.client()
         except (AttributeError, TypeError):
             return None
 
     def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
-        pipe = self._pipeline()
-        if pipe is not None:
-            try:
-                pipe.set(self.raw_key(add_key), self.encode(value), nx=True, ex=ex_seconds(timeout))
-                pipe.get(self.raw_key(get_key))
-            except (AttributeError, TypeError):  # (see _pipeline) nothing was sent yet
-                pipe = None
-        if pipe is None:
+        client = self._direct_client()
+        if client is None:
             return super().add_and_get(add_key, value, timeout, get_key)
-        added, raw = pipe.execute()
+        try:
+            add = ("SET", self.raw_key(add_key), self.encode(value), "NX", *_ex_words(timeout))
+        except (AttributeError, TypeError):  # (see _direct_client) nothing was sent yet
+            return super().add_and_get(add_key, value, timeout, get_key)
+        added, raw = pipelined(client, (add, ("GET", self.raw_key(get_key))))
         return bool(added), None if raw is None else self.decode(raw)
 
     def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
-        pipe = self._pipeline()
-        if pipe is not None:
-            try:
-                pipe.set(self.raw_key(set_key), self.encode(value), ex=ex_seconds(timeout))
-                pipe.delete(self.raw_key(delete_key))
-            except (AttributeError, TypeError):
-                pipe = None
-        if pipe is None:
+        client = self._direct_client()
+        if client is None:
             super().set_and_delete(set_key, value, timeout, delete_key)
             return
-        pipe.execute()
+        try:
+            put = ("SET", self.raw_key(set_key), self.encode(value), *_ex_words(timeout))
+        except (AttributeError, TypeError):
+            super().set_and_delete(set_key, value, timeout, delete_key)
+            return
+        pipelined(client, (put, ("DEL", self.raw_key(delete_key))))
 
     # -- counters: one round trip per call or batch --------------------------------------------
     def incr(self, key: str, delta: int = 1, timeout: float | None = None, initial: int = 0) -> int:
@@ -685,3 +684,9 @@ def _sentinel_note(row: Mapping[str, Any], service: str) -> str:
     if row.get("master_for") is not None:
         parts.append(_("master role seen for %(seconds)d s") % {"seconds": row["master_for"]})
     return "; ".join(parts)
+
+
+def _ex_words(timeout: float | None) -> tuple[Any, ...]:
+    """``SET``'s expiry words for a cache timeout (none: no expiry)."""
+    seconds = ex_seconds(timeout)
+    return () if seconds is None else ("EX", seconds)

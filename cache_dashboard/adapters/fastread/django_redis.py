@@ -2,8 +2,9 @@
 
 What ``DefaultClient.get``/``get_many`` do, minus the per-call wrappers and key maps, and without
 ``decode``'s doomed ``int(raw)`` on values that cannot be integers (a ValueError whose message is
-the repr of the whole value). Only with the stock ``RedisCache`` + ``DefaultClient`` (HerdClient,
-ShardClient... read differently). An error propagates as redis-py's own exception, even with
+the repr of the whole value). The command is written on a connection of the client's pool
+(``adapters.pipelined.command``), as for Django's RedisCache. Only with the stock ``RedisCache``
++ ``DefaultClient`` (HerdClient, ShardClient... read differently). An error propagates as redis-py's own exception, even with
 ``IGNORE_EXCEPTIONS`` (which would swallow it into a miss): CacheManager fails open on it all the
 same, but its circuit breaker sees it — else a hung server cost a socket timeout on every call.
 
@@ -20,6 +21,7 @@ from django.core.cache.backends.base import BaseCache
 
 from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers, stock
 from cache_dashboard.adapters.fastread.redis import INT_START
+from cache_dashboard.adapters.pipelined import command
 
 
 def fast_decode(client_obj: Any) -> Callable[[bytes], Any]:
@@ -85,11 +87,11 @@ class DjangoRedisReader(FastReader):
                 return get_client(write=False)
 
         def one(key: str) -> Any:
-            raw = reader().get(make_key(key))
+            raw = command(reader(), "GET", make_key(key))
             return None if raw is None else decode(raw)
 
         def pair(key1: str, key2: str) -> tuple[Any, Any]:
-            raw1, raw2 = reader().mget(make_key(key1), make_key(key2))
+            raw1, raw2 = command(reader(), "MGET", make_key(key1), make_key(key2))
             return (None if raw1 is None else decode(raw1)), (None if raw2 is None else decode(raw2))
 
         return one, pair

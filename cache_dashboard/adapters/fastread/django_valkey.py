@@ -24,6 +24,7 @@ from django.core.cache.backends.base import BaseCache
 from cache_dashboard.adapters.fastread.base import FastReader, Incompatible, NotApplicable, Readers, stock
 from cache_dashboard.adapters.fastread.django_redis import skipping_numbers
 from cache_dashboard.adapters.fastread.redis import INT_START
+from cache_dashboard.adapters.pipelined import command
 
 #: First bytes with which django-valkey's ``int(raw)`` / ``float(raw)`` can succeed: those of an
 #: integer, a decimal point, and the ``inf`` / ``infinity`` / ``nan`` that float() reads.
@@ -69,12 +70,12 @@ class DjangoValkeyReader(FastReader):
                 return get_client(write=False)
 
         def one(key: str) -> Any:
-            raw = reader().get(make_key(key))
+            raw = command(reader(), "GET", make_key(key))
             return None if raw is None else decode(raw)
 
         def pair(key1: str, key2: str) -> tuple[Any, Any]:
             # get_many() skips every falsy reply (an empty string too), not only a missing key.
-            raw1, raw2 = reader().mget(make_key(key1), make_key(key2))
+            raw1, raw2 = command(reader(), "MGET", make_key(key1), make_key(key2))
             return (decode(raw1) if raw1 else None), (decode(raw2) if raw2 else None)
 
         return one, pair

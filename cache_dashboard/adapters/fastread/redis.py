@@ -6,6 +6,10 @@ what ``get_client`` would return. Its serializer's ``loads`` tries ``int(raw)`` 
 pickle raises a ValueError whose message is the repr of the whole value: when the first byte rules
 an integer out, the pickle is loaded directly, as ``loads`` would next.
 
+The command is written on a connection of the client's pool (``adapters.pipelined.command``),
+without redis-py's per-command layers (retries, reply callbacks, observability): half the client
+CPU of ``client.get``.
+
 Private attributes used (probed when built): ``RedisCache._cache``, and on its
 ``RedisCacheClient``: ``_get_connection_pool``, ``_client``, ``_servers``, ``_serializer``.
 """
@@ -26,6 +30,7 @@ from cache_dashboard.adapters.fastread.base import (
     key_maker,
     stock,
 )
+from cache_dashboard.adapters.pipelined import command
 
 #: First bytes with which ``int(raw)`` can succeed: ASCII whitespace (which int() skips on bytes),
 #: a sign or a digit. From any other first byte (a pickle starts with 0x80) int() raises ValueError.
@@ -91,11 +96,11 @@ class RedisCacheReader(FastReader):
                 return fixed
 
         def one(key: str) -> Any:
-            raw = reader().get(make(key))
+            raw = command(reader(), "GET", make(key))
             return None if raw is None else loads(raw)
 
         def pair(key1: str, key2: str) -> tuple[Any, Any]:
-            raw1, raw2 = reader().mget([make(key1), make(key2)])
+            raw1, raw2 = command(reader(), "MGET", make(key1), make(key2))
             return (None if raw1 is None else loads(raw1)), (None if raw2 is None else loads(raw2))
 
         return one, pair
