@@ -294,9 +294,10 @@ class AsyncMiss(Miss):
             else:
                 await self.ops.set_and_delete(self.ekey, found[0], found[1], self.lock_key)
                 self.taken = None  # released
-            self.stored(breaker)
         except Exception as exc:
-            self.failed(breaker, exc)
+            self.failed(breaker, exc, delta)
+        else:
+            self.stored(breaker, delta)
         return value
 
     async def _unlock(self) -> None:

@@ -13,10 +13,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,21 @@ _XFETCH_MAX_DRAW = 53 * math.log(2) + 1e-6
 _MISSING: Any = object()
 #: Waiting for another caller's fetch: the first pause, and the longest between two polls.
 FIRST_PAUSE, MAX_PAUSE = 0.005, 0.02
+#: Stampede lock tokens: 12 random hex digits per process (drawn again in a forked child), then a
+#: counter. Unique across processes and hosts like a uuid4, at a tenth of its cost on every miss.
+_TOKEN_BASE = [os.urandom(6).hex()]
+_TOKENS = itertools.count()
+
+
+def _new_token() -> str:
+    return f"{_TOKEN_BASE[0]}{next(_TOKENS):x}"
+
+
+def _redraw_token_base() -> None:
+    _TOKEN_BASE[0] = os.urandom(6).hex()
+
+
+os.register_at_fork(after_in_child=_redraw_token_base)
 
 
 def refresh_early(now: float, soft: float | None, delta: float, beta: float) -> bool:
@@ -119,7 +135,7 @@ class Miss:
         self.early = early
         self.recorder = recorder
         self.lock_key = keys.lock(ekey)
-        self.token = uuid.uuid4().hex
+        self.token = _new_token()
         #: When this caller took the lock (monotonic), None while it holds none.
         self.taken: float | None = None
 
@@ -214,24 +230,24 @@ class Miss:
         breaker = get_breaker(self.alias)
         try:
             self._store(value, seconds, delta)
-            self.stored(breaker)
         except Exception as exc:
-            self.failed(breaker, exc)
+            self.failed(breaker, exc, delta)
+        else:
+            self.stored(breaker, delta)
         return value
 
     def fetched(self, start: float) -> tuple[float | None, float]:
-        """Count the fetch begun at ``start`` (perf_counter); (the TTL to store it for, its duration)."""
-        delta = time.perf_counter() - start
-        self.recorder.fetched(self.nns, delta)
-        return ttl.for_entry(self.alias, self.key, self.namespace, self.ttl), delta
+        """(the TTL to store the value fetched from ``start`` on (perf_counter) for, the fetch's
+        duration); the fetch is counted with what became of the value (:meth:`stored`, :meth:`failed`)."""
+        return ttl.for_entry(self.alias, self.key, self.namespace, self.ttl), time.perf_counter() - start
 
-    def stored(self, breaker: Any) -> None:
-        self.recorder.incr(self.nns, "sets")
+    def stored(self, breaker: Any, delta: float) -> None:
+        self.recorder.fetched(self.nns, delta, "sets")
         breaker.success()
 
-    def failed(self, breaker: Any, exc: BaseException) -> None:
+    def failed(self, breaker: Any, exc: BaseException, delta: float) -> None:
         breaker.failure(exc)
-        self.recorder.incr(self.nns, "errors")
+        self.recorder.fetched(self.nns, delta, "errors")
 
     def packed(self, value: Any, seconds: float | None, delta: float) -> tuple[Any, int | None] | None:
         """(the entry, its server TTL) to store while releasing our lock in the same round trip,

@@ -122,14 +122,19 @@ class StatsRecorder:
         if _flusher_pid != _pid:  # no syscall on the hit path: _pid follows forks (_after_fork)
             _ensure_flusher()
 
-    def fetched(self, nns: str | None, seconds: float) -> None:
+    def fetched(self, nns: str | None, seconds: float, outcome: str | None = None) -> None:
+        """Count a fetch that took ``seconds``, and ``outcome`` (a field: ``sets``, ``errors``)
+        with it under the same lock (the miss path counts both at once)."""
         if not get_setting("STATS_ENABLED"):
             return
         ns = nns or NO_NAMESPACE
         micros = int(seconds * 1_000_000)
         with self._lock:
-            self._counts[(ns, "fetches")] += 1
-            self._counts[(ns, "fetch_us")] += micros
+            counts = self._counts
+            counts[(ns, "fetches")] += 1
+            counts[(ns, "fetch_us")] += micros
+            if outcome is not None:
+                counts[(ns, outcome)] += 1
             if micros > self._fetch_max.get(ns, -1):
                 self._fetch_max[ns] = micros
         _ensure_flusher()

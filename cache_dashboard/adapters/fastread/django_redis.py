@@ -4,9 +4,10 @@ What ``DefaultClient.get``/``get_many`` do, minus the per-call wrappers and key 
 ``decode``'s doomed ``int(raw)`` on values that cannot be integers (a ValueError whose message is
 the repr of the whole value). The command is written on a connection of the client's pool
 (``adapters.pipelined.command``), as for Django's RedisCache. Only with the stock ``RedisCache``
-+ ``DefaultClient`` (HerdClient, ShardClient... read differently). An error propagates as redis-py's own exception, even with
-``IGNORE_EXCEPTIONS`` (which would swallow it into a miss): CacheManager fails open on it all the
-same, but its circuit breaker sees it — else a hung server cost a socket timeout on every call.
++ ``DefaultClient`` (HerdClient, ShardClient... read differently). An error propagates as
+redis-py's own exception, even with ``IGNORE_EXCEPTIONS`` (which would swallow it into a miss):
+CacheManager fails open on it all the same, but its circuit breaker sees it — else a hung server
+cost a socket timeout on every call.
 
 Private attributes used (probed when built), on ``DefaultClient``: ``_clients``, ``_compressor``,
 ``_serializer``.
