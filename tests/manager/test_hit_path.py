@@ -453,3 +453,30 @@ def test_key_precheck_is_django_s_rule() -> None:
         key = f"cd:1:k:{chr(code)}"
         assert bool(_KEY_PROBLEM(key)) == bool(list(memcache_key_warnings(key))), code
     assert list(memcache_key_warnings("k" * 251)) and not list(memcache_key_warnings("k" * 250))
+
+
+def test_made_keys_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cache_dashboard.adapters.fastread.base import MADE_KEYS, key_maker
+
+    cache = caches["locmem"]
+    made: list[str] = []
+    django_make = type(cache).make_key.__get__(cache)
+
+    def counting(key: str, version: int | None = None) -> str:
+        made.append(key)
+        return django_make(key, version)
+
+    monkeypatch.setattr(cache, "make_key", counting)
+    make = key_maker(cache)
+    assert make("hot") == make("hot") == django_make("hot") and made == ["hot"]  # made once
+    for i in range(MADE_KEYS + 10):  # more keys than it keeps: each still right
+        assert make(f"k{i}") == django_make(f"k{i}")
+    assert len(made) == MADE_KEYS + 11
+    made.clear()
+
+    class Sly(str):  # a str subclass may compare equal to a key it does not make: never kept
+        pass
+
+    assert make(Sly("s")) == make(Sly("s")) == django_make("s") and made == ["s", "s"]
+    with pytest.warns(CacheKeyWarning):  # a key Django warns about warns when it is made
+        make("with space")

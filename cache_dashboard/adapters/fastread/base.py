@@ -170,11 +170,18 @@ def forget_warnings() -> None:
 _KEY_PROBLEM = re.compile(r"[\x00-\x20\x7f]").search
 
 
+#: Keys a :func:`key_maker` remembers (per backend instance, so per thread): emptied when full.
+MADE_KEYS = 1024
+
+
 def key_maker(cache: BaseCache) -> Callable[[str], str]:
     """``cache.make_and_validate_key`` for the hit path: the cache's own ``make_key`` (KEY_PREFIX,
     VERSION, KEY_FUNCTION, subclass overrides) and the same validation, but ``validate_key`` is
     only called for keys it would warn about or reject (Django's check is a generator and a
-    regex search per key). A backend overriding ``validate_key`` gets it on every key."""
+    regex search per key), and the last :data:`MADE_KEYS` keys made are remembered (the backend
+    instance's prefix, version and key function do not change under it). A key Django would warn
+    about warns when it is made, not on every read. A backend overriding ``validate_key`` gets it
+    on every key."""
     from django.core.cache.backends.memcached import BaseMemcachedCache
 
     make_key, validate = cache.make_key, cache.validate_key
@@ -185,10 +192,19 @@ def key_maker(cache: BaseCache) -> Callable[[str], str]:
             return raw
         return make_checked
     limit, problem = MEMCACHE_MAX_KEY_LENGTH, _KEY_PROBLEM
+    made: dict[str, str] = {}  # the keys this instance made lately (a hot key is made once)
 
     def make(key: str) -> str:
+        try:
+            return made[key]
+        except KeyError:
+            pass
         raw = make_key(key)
         if len(raw) > limit or problem(raw):
             validate(raw)  # warns (CacheKeyWarning) or raises (memcached) exactly as Django would
+        if len(made) >= MADE_KEYS:
+            made.clear()
+        if type(key) is str:  # (a str subclass could compare equal to a different key)
+            made[key] = raw
         return raw
     return make
