@@ -19,7 +19,7 @@ from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader
 from cache_dashboard.adapters.fastread.redis import RedisCacheReader, fast_loads
 from cache_dashboard.adapters.listing import DONE, BadCursor, KeyPage, ListedKey, RawValue
-from cache_dashboard.adapters.pipelined import pipelined
+from cache_dashboard.adapters.pipelined import command, pipelined
 from cache_dashboard.exceptions import UnsupportedOperation
 from cache_dashboard.formatting import hit_ratio
 from cache_dashboard.keys import escape_glob
@@ -44,18 +44,45 @@ end
 return n
 """
 _COMPARE_AND_UNLINK_SHA = hashlib.sha1(_COMPARE_AND_UNLINK.encode()).hexdigest()
-#: UNLINK each key holding a string that does not contain ARGV[1] (the current generation's
-#: marker, see ``RedisAdapter.generation_marker``): a purge decided by the server, no value sent
-#: back. Other types are left alone, as the client-side purge leaves them.
+#: UNLINK each key KEYS[i] holding a string that does not contain ARGV[i] (the current generation's
+#: marker of its namespace, see ``RedisAdapter.generation_marker``): a purge decided by the server,
+#: no value sent back. Other types are left alone, as the client-side purge leaves them.
 _UNLINK_UNMARKED = """
 local n = 0
-for _, key in ipairs(KEYS) do
+for i, key in ipairs(KEYS) do
   local v = redis.pcall('GET', key)
-  if type(v) == 'string' and not string.find(v, ARGV[1], 1, true) then n = n + redis.call('UNLINK', key) end
+  if type(v) == 'string' and not string.find(v, ARGV[i], 1, true) then n = n + redis.call('UNLINK', key) end
 end
 return n
 """
 _UNLINK_UNMARKED_SHA = hashlib.sha1(_UNLINK_UNMARKED.encode()).hexdigest()
+#: One step of a purge walked by the server: SCAN from ARGV[1] (MATCH ARGV[2], COUNT ARGV[3]) and
+#: UNLINK each string key whose namespace — the text from ARGV[4] + 1 to the next "}" — is one of
+#: ARGV[5], ARGV[7]… and whose value lacks that namespace's marker (ARGV[6], ARGV[8]…). Returns
+#: {the next cursor, keys unlinked}. Keys are not declared (a SCAN finds them), which a single
+#: server allows and Redis Cluster does not (it keeps the client-side walk).
+_WALK_UNLINK_UNMARKED = """
+local markers = {}
+for i = 5, #ARGV, 2 do markers[ARGV[i]] = ARGV[i + 1] end
+local step = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
+local skip = tonumber(ARGV[4])
+local n = 0
+for _, key in ipairs(step[2]) do
+  local close = string.find(key, '}', skip + 1, true)
+  local marker = close and markers[string.sub(key, skip + 1, close - 1)]
+  if marker then
+    local v = redis.pcall('GET', key)
+    if type(v) == 'string' and not string.find(v, marker, 1, true) then n = n + redis.call('UNLINK', key) end
+  end
+end
+return {step[1], n}
+"""
+_WALK_UNLINK_UNMARKED_SHA = hashlib.sha1(_WALK_UNLINK_UNMARKED.encode()).hexdigest()
+#: Keys one step of a purge walked by the server aims to unlink: its SCAN COUNT doubles when a
+#: step unlinked fewer than half as many and halves when one unlinked more than 1.5 times as many
+#: (between a quarter and four times the COUNT asked). Each key costs the server a GET and an
+#: UNLINK, ~2-3 µs on the VM of ``bench/README.md``.
+WALK_UNLINKS = 25
 #: Attribute of a backend instance holding its reused write client.
 WRITE_CLIENT_ATTR = "_cache_dashboard_write_client"
 #: INFO fields kept in the health report, under the names INFO gives them.
@@ -257,14 +284,22 @@ class RedisAdapter(Adapter):
 
     # -- SCAN, never KEYS ------------------------------------------------------------------------
     def _scan(self, prefix: str, glob: str, count: int = SCAN_COUNT) -> Iterator[tuple[Any, list[bytes]]]:
+        """The keys matching, about ``count`` at a time, each batch with the client to act on it.
+        Each SCAN step is written on a pooled connection (``adapters.pipelined``): a purge's
+        own Python between two waits on the server is what the process's requests queue behind
+        for the GIL, so it is kept short."""
         client = self.client()
         match = escape_glob(self.raw_prefix(prefix)) + glob
         batch: list[bytes] = []
-        for raw in client.scan_iter(match=match, count=count):
-            batch.append(raw)
+        cursor: Any = 0
+        while True:
+            cursor, found = command(client, "SCAN", cursor, "MATCH", match, "COUNT", count)
+            batch.extend(found)
             if len(batch) >= count:
                 yield client, batch
                 batch = []
+            if int(cursor) == 0:
+                break
         if batch:
             yield client, batch
 
@@ -292,12 +327,12 @@ class RedisAdapter(Adapter):
             if only is None and marker is None:
                 deleted += int(client.unlink(*batch)) if batch else 0
                 continue
-            for group in _by_hash_tag(batch):  # one slot per call, as Redis Cluster requires
+            for group in self._script_groups(batch):
                 for start in range(0, len(group), PURGE_CHUNK):
                     chunk = group[start:start + PURGE_CHUNK]
                     if marker is not None:
                         deleted += self._script(client, _UNLINK_UNMARKED, _UNLINK_UNMARKED_SHA, chunk,
-                                                [marker(chunk[0])])
+                                                [marker(key) for key in chunk])
                     else:
                         assert only is not None
                         deleted += self._unlink_if(client, chunk, only)
@@ -308,6 +343,56 @@ class RedisAdapter(Adapter):
                 pace(clock() - started)
                 started = clock()
         return deleted
+
+    def walk_unlink_unmarked(self, prefix: str, skip: int, markers: Mapping[bytes, bytes],
+                             pace: Callable[[float], None] | None = None, count: int = SCAN_COUNT) -> int | None:
+        """A purge walked by the server: UNLINK the keys under ``prefix`` of the namespaces in
+        ``markers`` whose value lacks their namespace's marker, one script call per SCAN step (the
+        namespace of a raw key starts at byte ``skip`` and ends before the next ``}``). Nothing
+        comes back to this process but a cursor and a count, so a step costs it a few tens of
+        microseconds of CPU, where reading the keys back cost it hundreds, GIL held: what the
+        process's own requests queued behind. The step grows through keys it has nothing to do
+        with and shrinks where it unlinks (see ``WALK_UNLINKS``). ``pace`` is called after each step with how much
+        longer than the quickest step so far it took: the server's work on what it found (which
+        every client of the server waits behind), not the round trip. None when the server
+        refuses such a script (then the caller walks the keys itself)."""
+        client = self.client()
+        match = escape_glob(self.raw_prefix(prefix)) + "*"
+        pairs = [word for nns, mark in markers.items() for word in (nns, mark)]
+        cursor: Any = b"0"
+        deleted, first = 0, True
+        step = count
+        quickest = math.inf  # the round trip of a step that found nothing to do, about
+        while True:
+            started = time.perf_counter()
+            try:
+                cursor, found = self._script(client, _WALK_UNLINK_UNMARKED, _WALK_UNLINK_UNMARKED_SHA, [],
+                                             [cursor, match, step, skip, *pairs], convert=False)
+            except self.lib("exceptions").ResponseError:
+                if first:
+                    return None  # refused at the first step (an ACL, a proxy): nothing done yet
+                raise
+            first = False
+            deleted += int(found)
+            took = time.perf_counter() - started
+            quickest = min(quickest, took)
+            # Keys of other namespaces cost the server little (SCAN's pattern test): walk through
+            # them in longer steps. Where the step unlinks, it keeps to about WALK_UNLINKS keys,
+            # so no client waits long behind one.
+            if int(found) < WALK_UNLINKS // 2:
+                step = min(step * 2, count * 4)
+            elif int(found) > WALK_UNLINKS * 3 // 2:
+                step = max(step // 2, count // 4, 1)
+            if pace is not None:
+                pace(took - quickest)  # the server's work on what the step found, about
+            if int(cursor) == 0:
+                return deleted
+
+    def _script_groups(self, keys: list[bytes]) -> list[list[bytes]]:
+        """``keys`` in the groups one script or multi-key command may take: all of them on one
+        server (keys of several namespaces in one call: a purge of ten namespaces sends one script
+        per chunk, not ten); one hash tag each on Redis Cluster."""
+        return [keys] if keys else []
 
     def _unlink_if(self, client: Any, keys: list[bytes], only: Callable[[bytes, Any], bool]) -> int:
         """UNLINK those of ``keys`` whose value passes ``only``, atomically with the read: the
@@ -327,14 +412,17 @@ class RedisAdapter(Adapter):
         return deleted
 
     def _compare_and_unlink(self, client: Any, keys: list[bytes], values: list[bytes]) -> int:
-        return self._script(client, _COMPARE_AND_UNLINK, _COMPARE_AND_UNLINK_SHA, keys, values)
+        return int(self._script(client, _COMPARE_AND_UNLINK, _COMPARE_AND_UNLINK_SHA, keys, values))
 
-    def _script(self, client: Any, source: str, sha: str, keys: list[bytes], args: list[bytes]) -> int:
+    def _script(self, client: Any, source: str, sha: str, keys: list[bytes], args: list[Any], *,
+                convert: bool = True) -> Any:
+        """The script's reply (an int unless ``convert`` is False), loading it if the server lacks it."""
         try:
-            return int(client.evalsha(sha, len(keys), *keys, *args))
+            reply = command(client, "EVALSHA", sha, len(keys), *keys, *args)
         except self.lib("exceptions").NoScriptError:  # a server that restarted or flushed its scripts
             client.script_load(source)
-            return int(client.evalsha(sha, len(keys), *keys, *args))
+            reply = command(client, "EVALSHA", sha, len(keys), *keys, *args)
+        return int(reply) if convert else reply
 
     def generation_marker(self, generation: int, entry: Callable[[int], Any]) -> bytes | None:
         """Bytes that this cache's stored form of every entry of ``generation`` contains and that
@@ -455,10 +543,10 @@ class RedisAdapter(Adapter):
         return bool(self.client().unlink(raw))
 
     def delete_raw_many(self, raws: list[bytes]) -> int:
-        """UNLINK in calls of ``PURGE_CHUNK`` keys of one hash tag each (a Cluster slot per call;
-        each call short for the server)."""
+        """UNLINK in calls of ``PURGE_CHUNK`` keys (of one hash tag each on Redis Cluster; each
+        call short for the server)."""
         client, deleted = self.client(), 0
-        for group in _by_hash_tag(raws):
+        for group in self._script_groups(raws):
             for start in range(0, len(group), PURGE_CHUNK):
                 deleted += int(client.unlink(*group[start:start + PURGE_CHUNK]))
         return deleted
@@ -619,7 +707,7 @@ def server_identity(info: Mapping[str, Any]) -> tuple[str, Any]:
     return "redis", info.get("redis_version")
 
 
-def _by_hash_tag(keys: list[bytes]) -> list[list[bytes]]:
+def by_hash_tag(keys: list[bytes]) -> list[list[bytes]]:
     """``keys`` grouped by their Redis Cluster hash tag (the text between the first ``{`` and the
     next ``}``, when not empty; else the whole key), in first-seen order."""
     groups: dict[bytes, list[bytes]] = {}

@@ -161,9 +161,10 @@ def test_purge_namespace_deletes_physically_and_only_that_namespace(alias_name: 
     assert caches[alias_name].get("foreign") == "keep"
 
 
+@pytest.mark.parametrize("walker", ["server", "client"])
 @pytest.mark.parametrize("alias_name", ["redis", "django_redis"])
 def test_one_scan_purges_several_namespaces_and_only_their_old_entries(
-    alias_name: str, servers: object, monkeypatch: pytest.MonkeyPatch
+    alias_name: str, walker: str, servers: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require(alias_name, servers)  # type: ignore[arg-type]
     cm = CacheManager(alias_name)
@@ -178,26 +179,37 @@ def test_one_scan_purges_several_namespaces_and_only_their_old_entries(
         cm.set("fresh", ns, 600, namespace=ns)
     kb = testing.keys(alias_name)
     client = cm.adapter.client()
-    slots: list[set[int]] = []
+    calls: list[set[bytes]] = []  # the hash tags (namespaces) of each script call's keys
+    ends: list[bool] = []  # per step walked by the server: whether it ended a walk (cursor 0)
     real = type(cm.adapter)._script
 
-    def one_slot_per_call(self: Any, client: Any, source: str, sha: str, keys: list[bytes], args: list[bytes]) -> int:
-        from redis.crc import key_slot
+    def counting(self: Any, client: Any, source: str, sha: str, keys: list[bytes], args: list[Any],
+                 **kwargs: Any) -> Any:
+        calls.append({key[key.index(b"{") + 1:key.index(b"}")] for key in keys})
+        reply = real(self, client, source, sha, keys, args, **kwargs)
+        if not kwargs.get("convert", True):
+            ends.append(int(reply[0]) == 0)
+        return reply
 
-        slots.append({key_slot(key) for key in keys})
-        return real(self, client, source, sha, keys, args)
-
-    monkeypatch.setattr(type(cm.adapter), "_script", one_slot_per_call)
+    monkeypatch.setattr(type(cm.adapter), "_script", counting)
+    if walker == "client":  # a server that refuses the walk's script (an ACL): this process walks
+        monkeypatch.setattr(type(cm.adapter), "walk_unlink_unmarked", lambda *args, **kwargs: None)
     scans = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
     assert purge.purge_many(alias_name, ["a", "b", "odd name/ü"]) == 900
     walked = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) - scans
     keys = client.dbsize()
-    assert walked <= keys // purge.PURGE_SCAN_COUNT + 10  # one walk of the database, not three
+    if walker == "server":  # one walk of the database, not three
+        assert ends.count(True) == 1 and ends[-1] and walked == len(ends)
+    else:
+        assert walked <= keys // purge.PURGE_SCAN_COUNT + 10
     for ns in names[:3]:
         assert cm.adapter.scan_count(*kb.entry_match(normalize_namespace(ns), "*")) == 1
         assert cm.get("fresh", namespace=ns) == ns
     assert cm.adapter.scan_count(*kb.entry_match("untouched", "*")) == 301
-    assert slots and all(len(s) == 1 for s in slots)  # each call one Redis Cluster slot
+    if walker == "server":  # one script call per step, declaring no key
+        assert calls and all(not tags for tags in calls)
+    else:  # a single server takes keys of several namespaces in one call (Cluster: one slot each)
+        assert calls and max(len(tags) for tags in calls) > 1
 
 
 def test_invalidate_namespace_on_redis_purges_in_background(servers: object, settings: object) -> None:
@@ -406,3 +418,35 @@ def test_a_pickled_purge_is_decided_by_the_server_others_read_values_back(
         assert client.exists(cm.adapter.raw_key(planted)) == 1
     else:  # JSON writes the generation as digits: values are read back and decoded here
         assert read_back > 0 and deleted == 251
+
+
+def test_a_purge_walked_by_the_server_survives_a_script_flush(servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    for i in range(50):
+        cm.set(f"k{i}", i, 600, namespace="flushed")
+    with override_settings(CACHE_DASHBOARD={**settings.CACHE_DASHBOARD, "PURGE_ON_INVALIDATE": False}):
+        cm.invalidate_namespace("flushed")
+    cm.adapter.client().script_flush()  # a restarted server has no scripts: loaded again, walked again
+    assert purge.purge_many("redis", ["flushed"]) == 50
+    assert cm.adapter.scan_count(*testing.keys("redis").entry_match("flushed", "*")) == 0
+
+
+def test_a_walk_by_the_server_strides_through_keys_it_has_nothing_to_do_with(servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    client = cm.adapter.client()
+    for i in range(40):
+        cm.set(f"k{i}", i, 600, namespace="sparse")
+    pipe = client.pipeline(transaction=False)
+    for i in range(6000):  # keys of other applications: nothing for the purge to do
+        pipe.set(f"other:{i}", b"x", ex=600)
+    pipe.execute()
+    with override_settings(CACHE_DASHBOARD={**settings.CACHE_DASHBOARD, "PURGE_ON_INVALIDATE": False}):
+        cm.invalidate_namespace("sparse")
+    before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    assert purge.purge_many("redis", ["sparse"]) == 40
+    steps = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0) - before
+    # At a fixed COUNT it would take about dbsize / PURGE_WALK_COUNT steps; the step grows instead.
+    assert 0 < steps < client.dbsize() // purge.PURGE_WALK_COUNT // 2
+    assert client.dbsize() >= 6000  # the other keys are untouched

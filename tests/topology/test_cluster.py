@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
+from django.test import override_settings
 
 from cache_dashboard import CacheManager, keyspace, testing
 from cache_dashboard.adapters import get_adapter
 from cache_dashboard.adapters.redis_cluster import SLOTS, RedisClusterAdapter
-from cache_dashboard.manager import aio, health
+from cache_dashboard.manager import aio, health, purge
 from cache_dashboard.manager.breaker import get_breaker
 from tests.procs import run_loop
 from tests.topologies import Cluster, start_cluster
@@ -243,3 +245,21 @@ def test_the_servers_table_has_a_row_per_node_with_its_slots(cluster_alias: str,
     assert len(re.findall(r'<span class="cd-quiet">\d+ of 16384 slots</span>', html)) == 3  # the table's rows
     for node in redis_cluster.nodes:
         assert f"127.0.0.1:{node.port}" in html
+
+
+def test_a_purge_of_several_namespaces_keeps_to_one_slot_per_call(cluster_alias: str, redis_cluster: Cluster) -> None:
+    cm = CacheManager(cluster_alias)
+    names = ["a", "b", "c"]  # three hash tags: three slots, most likely on different nodes
+    for ns in names:
+        for i in range(150):
+            cm.set(f"k{i}", i, 600, namespace=ns)
+    testing.wait_for_purges()
+    with override_settings(CACHE_DASHBOARD={**settings.CACHE_DASHBOARD, "PURGE_ON_INVALIDATE": False}):
+        for ns in names:
+            cm.invalidate_namespace(ns)
+    for ns in names:
+        cm.set("fresh", ns, 600, namespace=ns)
+    # Redis Cluster refuses a script whose keys span slots (CROSSSLOT): the walk groups them.
+    assert purge.purge_many(cluster_alias, names) == 450
+    for ns in names:
+        assert cm.get("fresh", namespace=ns) == ns and cm.get("k1", namespace=ns) is None
