@@ -239,7 +239,8 @@ class Miss:
     def fetched(self, start: float) -> tuple[float | None, float]:
         """(the TTL to store the value fetched from ``start`` on (perf_counter) for, the fetch's
         duration); the fetch is counted with what became of the value (:meth:`stored`, :meth:`failed`)."""
-        return ttl.for_entry(self.alias, self.key, self.namespace, self.ttl), time.perf_counter() - start
+        delta = time.perf_counter() - start  # before the TTL is resolved (it may read the database)
+        return ttl.for_entry(self.alias, self.key, self.namespace, self.ttl), delta
 
     def stored(self, breaker: Any, delta: float) -> None:
         self.recorder.fetched(self.nns, delta, "sets")
