@@ -41,6 +41,11 @@ def _needs_name(pool: Any) -> bool:
         return found
 
 
+def _checkout(pool: Any) -> Any:
+    """A connected connection of ``pool`` (given back with ``pool.release``)."""
+    return pool.get_connection("PIPELINE") if _needs_name(pool) else pool.get_connection()
+
+
 def _pool(client: Any) -> Any:
     """``client``'s connection pool when a batch can be written on it directly, else None."""
     pool = getattr(client, "connection_pool", None)
@@ -56,7 +61,7 @@ def pipelined(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     pool = _pool(client)
     if pool is None:
         return _with_pipeline(client, commands)
-    conn = pool.get_connection("PIPELINE") if _needs_name(pool) else pool.get_connection()
+    conn = _checkout(pool)
     replies: list[Any] = []
     error: Exception | None = None
     try:
@@ -86,7 +91,7 @@ def command(client: Any, *words: Any) -> Any:
     pool = _pool(client)
     if pool is None:
         return client.execute_command(*words)
-    conn = pool.get_connection("GET") if _needs_name(pool) else pool.get_connection()
+    conn = _checkout(pool)
     try:
         conn.send_packed_command(conn.pack_command(*words))
         return conn.read_response()

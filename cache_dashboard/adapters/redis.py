@@ -284,22 +284,14 @@ class RedisAdapter(Adapter):
 
     # -- SCAN, never KEYS ------------------------------------------------------------------------
     def _scan(self, prefix: str, glob: str, count: int = SCAN_COUNT) -> Iterator[tuple[Any, list[bytes]]]:
-        """The keys matching, about ``count`` at a time, each batch with the client to act on it.
-        Each SCAN step is written on a pooled connection (``adapters.pipelined``): a purge's
-        own Python between two waits on the server is what the process's requests queue behind
-        for the GIL, so it is kept short."""
         client = self.client()
         match = escape_glob(self.raw_prefix(prefix)) + glob
         batch: list[bytes] = []
-        cursor: Any = 0
-        while True:
-            cursor, found = command(client, "SCAN", cursor, "MATCH", match, "COUNT", count)
-            batch.extend(found)
+        for raw in client.scan_iter(match=match, count=count):
+            batch.append(raw)
             if len(batch) >= count:
                 yield client, batch
                 batch = []
-            if int(cursor) == 0:
-                break
         if batch:
             yield client, batch
 

@@ -8,7 +8,7 @@ the hit path stays one round trip to one node; the statistics live on the node o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from cache_dashboard.adapters.listing import DONE, BadCursor, KeyPage
 from cache_dashboard.adapters.redis import SCAN_COUNT, RedisAdapter, by_hash_tag
 from cache_dashboard.backends.redis_cluster import NodeDown
-from cache_dashboard.keys import escape_glob
 
 #: Slots of a Redis Cluster.
 SLOTS = 16384
@@ -36,19 +35,6 @@ class RedisClusterAdapter(RedisAdapter):
         node = cluster.get_node_from_key(raw_key)
         cluster.check_node(node)  # a node left alone after a failure: NodeDown at once
         return cluster.get_redis_connection(node)
-
-    def _scan(self, prefix: str, glob: str, count: int = SCAN_COUNT) -> Iterator[tuple[Any, list[bytes]]]:
-        """redis-py's cluster SCAN, which walks every primary in turn."""
-        client = self.client()
-        match = escape_glob(self.raw_prefix(prefix)) + glob
-        batch: list[bytes] = []
-        for raw in client.scan_iter(match=match, count=count):
-            batch.append(raw)
-            if len(batch) >= count:
-                yield client, batch
-                batch = []
-        if batch:
-            yield client, batch
 
     def walk_unlink_unmarked(self, prefix: str, skip: int, markers: Mapping[bytes, bytes],
                              pace: Callable[[float], None] | None = None, count: int = SCAN_COUNT) -> int | None:

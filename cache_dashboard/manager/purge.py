@@ -122,12 +122,12 @@ def _marker(adapter: RedisAdapter, generation: Any) -> bytes | None:
     return adapter.generation_marker(generation, lambda g: pack(None, g, 1.0, 0.0))
 
 
-def _pace(seconds: float) -> None:
-    time.sleep(min(PACE_FACTOR * seconds, 0.25))
+def _pace(seconds: float, factor: float = PACE_FACTOR) -> None:
+    time.sleep(min(factor * seconds, 0.25))
 
 
 def _pace_walk(seconds: float) -> None:
-    time.sleep(min(WALK_PACE_FACTOR * seconds, 0.25))
+    _pace(seconds, WALK_PACE_FACTOR)
 
 
 def worth_purging(alias: str, namespace: str) -> bool:
