@@ -128,10 +128,12 @@ def start_valkey() -> Server:
                                           "--appendonly", "no", "--protected-mode", "yes", "--dir", workdir])
 
 
-def start_memcached() -> Server:
+def start_memcached(*options: str) -> Server:
+    """A memcached with 64 MiB (``options``, e.g. ``"-m", "2", "-M"``, come after and win)."""
     binary = shutil.which("memcached") or "/usr/sbin/memcached"
     user = ["-u", "root"] if os.geteuid() == 0 else []
-    return _start("memcached", lambda port: [binary, *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64"])
+    return _start("memcached", lambda port: [binary, *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64",
+                                              *options])
 
 
 def have(binary: str) -> bool:

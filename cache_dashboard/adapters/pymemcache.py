@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from cache_dashboard.adapters import metadump
+from cache_dashboard.adapters import memcached_batch, metadump
 from cache_dashboard.adapters.base import Adapter, Capabilities
 from cache_dashboard.adapters.fastread import FastReader, Readers, key_maker
 from cache_dashboard.adapters.fastread.pymemcache import PyMemcacheReader
@@ -49,6 +49,9 @@ _SUMMARY = {
 }
 #: Attribute of a backend instance holding what the miss path's writes use (see ``_client``).
 WRITER_ATTR = "_cache_dashboard_writer"
+#: Largest pickled entry the miss path stores with ``noreply`` (see ``set_and_delete``): far below
+#: memcached's item size limit (1 MiB by default, ``-I``), so the server has no reason to refuse it.
+NOREPLY_STORE_BYTES = 64 * 1024
 #: Longest KEY_PREFIX that leaves room for our keys within memcached's 250-byte limit.
 MAX_KEY_PREFIX = 60
 #: The first memcached with ``lru_crawler metadump``.
@@ -163,6 +166,21 @@ def _single(hashed: Any) -> Any:
     if hashed._dead_clients or len(nodes) != 1:
         return None
     return hashed.clients[nodes[0]]
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """What the miss path's direct commands use, probed once per backend instance."""
+
+    #: Django's ``HashClient`` (without a pool: one connection per server, commands in order).
+    client: Any
+    #: The backend instance's ``make_key`` (remembered; see ``fastread.key_maker``).
+    make_key: Callable[[str], str]
+    #: The client's ``serialize`` when it is pymemcache's pickling, else None.
+    pickle: Callable[[Any, Any], tuple[bytes, int]] | None
+    #: Whether the miss path's commands go out in batches of two (``adapters.memcached_batch``):
+    #: pymemcache's pickling, and the private parts that module uses still there.
+    batch: bool
 
 
 class PyMemcacheAdapter(Adapter):
@@ -290,12 +308,13 @@ class PyMemcacheAdapter(Adapter):
         return out
 
     # -- the miss path: one round trip per step ------------------------------------------------
-    def _client(self) -> tuple[Any, Callable[[str], str]] | None:
-        """The backend's own ``HashClient`` for the miss path's ``noreply`` commands and the key
-        maker (:func:`~cache_dashboard.adapters.fastread.key_maker`), probed once per backend
-        instance; None for Django's public API: a tool wrapped this instance's methods (let it see
-        the calls), a subclass changed them, a client of the user's own, a pool of connections
-        (whose commands are not ordered with each other), or sockets without ``no_delay``."""
+    def _client(self) -> _Writer | None:
+        """The backend's own ``HashClient`` for the miss path's ``noreply`` commands, the key
+        maker (:func:`~cache_dashboard.adapters.fastread.key_maker`) and the client's pickling,
+        probed once per backend instance; None for Django's public API: a tool wrapped this
+        instance's methods (let it see the calls), a subclass changed them, a client of the user's
+        own, a pool of connections (whose commands are not ordered with each other), or sockets
+        without ``no_delay``."""
         cache: Any = self.cache
         attrs = cache.__dict__
         if "add" in attrs or "set" in attrs or "delete" in attrs or "get_many" in attrs:
@@ -309,14 +328,15 @@ class PyMemcacheAdapter(Adapter):
         return found
 
     @staticmethod
-    def _probe(cache: Any) -> tuple[Any, Callable[[str], str]] | None:
+    def _probe(cache: Any) -> _Writer | None:
         from django.core.cache.backends.memcached import BaseMemcachedCache
         from pymemcache.client.hash import HashClient
+        from pymemcache.serde import PickleSerde
 
         backend = type(cache)
         if any(getattr(backend, name) is not getattr(BaseMemcachedCache, name) for name in ("add", "set", "delete")):
             return None
-        client = getattr(cache, "_cache", None)
+        client: Any = getattr(cache, "_cache", None)
         if type(client) is not HashClient or getattr(client, "use_pooling", True):
             return None
         if not (isinstance(getattr(getattr(client, "hasher", None), "nodes", None), list)
@@ -324,20 +344,26 @@ class PyMemcacheAdapter(Adapter):
                 and isinstance(getattr(client, "clients", None), dict)
                 and callable(getattr(client, "_safely_run_func", None))):
             return None  # HashClient's internals changed (the fast reader warns about it): public API
-        if not (getattr(client, "default_kwargs", None) or {}).get("no_delay"):
+        options = getattr(client, "default_kwargs", None) or {}
+        if not options.get("no_delay"):
             # Without TCP_NODELAY a command sent after a noreply one waits for the server's
             # delayed ACK (Nagle): ~40 ms. OPTIONS {"no_delay": True} is the fast setup.
             return None
-        return client, key_maker(cache)
+        serde: Any = options.get("serde")
+        # Django's pickling (PickleSerde passes bytes through unchanged, so a value pickled here
+        # is stored as pymemcache would have stored it); any other serde: the store waits for its reply.
+        pickled = serde.serialize if type(serde) is PickleSerde else None
+        batch = pickled is not None and not any(memcached_batch.problem(c) for c in client.clients.values())
+        return _Writer(client, key_maker(cache), pickled, batch)
 
-    def _direct(self, timeout: float | None, *keys: str) -> tuple[Callable[..., Any], list[str], Any] | None:
-        """``(call, raw keys, expire)`` for the one-round-trip methods, or None (Django's API then):
-        ``call(name, default, *args)`` runs a client command through HashClient, or — one server
-        in rotation — through its own failure handling minus its pure-Python key hashing."""
-        found = self._client()
-        if found is None:
+    def _direct(self, timeout: float | None, *keys: str) -> tuple[Callable[..., Any], list[str], Any, _Writer] | None:
+        """``(call, raw keys, expire, writer)`` for the one-round-trip methods, or None (Django's
+        API then): ``call(name, default, *args)`` runs a client command through HashClient, or —
+        one server in rotation — through its own failure handling minus its pure-Python key hashing."""
+        writer = self._client()
+        if writer is None:
             return None
-        hashed, make = found
+        hashed, make = writer.client, writer.make_key
         expire = self.cache.get_backend_timeout(timeout)
         server = _single(hashed)
         if server is None:
@@ -348,7 +374,7 @@ class PyMemcacheAdapter(Adapter):
 
             def call(name: str, default: Any, *args: Any, **kwargs: Any) -> Any:
                 return run(server, getattr(server, name), default, *args, **kwargs)
-        return call, [make(key) for key in keys], expire
+        return call, [make(key) for key in keys], expire, writer
 
     def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
         """The ``add`` sent without waiting (``noreply``), then one ``get_many`` of the lock and the
@@ -357,22 +383,53 @@ class PyMemcacheAdapter(Adapter):
         direct = self._direct(timeout, add_key, get_key)
         if direct is None:
             return super().add_and_get(add_key, value, timeout, get_key)
-        call, (lock, entry), expire = direct
-        call("add", False, lock, value, expire, noreply=True)
-        got = call("get_many", {}, [lock, entry])
+        call, (lock, entry), expire, writer = direct
+        server = _single(writer.client) if writer.batch else None
+        if server is not None:  # one write: the add, then the get of both
+            assert writer.pickle is not None
+            data, flags = writer.pickle(lock, value)
+            raw_lock, raw_entry = memcached_batch.key_bytes(server, lock), memcached_batch.key_bytes(server, entry)
+            found = writer.client._safely_run_func(server, memcached_batch.add_then_get, {}, server, raw_lock,
+                                                   data, flags, expire, (raw_lock, raw_entry))
+            got = {lock: found.get(raw_lock), entry: found.get(raw_entry)}
+        else:
+            call("add", False, lock, value, expire, noreply=True)
+            got = call("get_many", {}, [lock, entry])
         held = got.get(lock)
         if held is None:  # the server did not take the add (a failing server): ask, with a reply
             return bool(call("add", False, lock, value, expire, noreply=False)), got.get(entry)
         return held == value, got.get(entry)
 
     def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
-        """The entry stored as Django's ``set`` does (a value memcached refuses is deleted), the
-        lock released with ``noreply`` behind it: one round trip."""
+        """The entry stored, the lock released behind it, both sent without waiting (``noreply``):
+        no round trip of its own. Memcached runs a connection's commands in order, so whoever sees
+        the lock gone sees the entry, and this thread's next read sees it too.
+
+        An entry pickled to more than ``NOREPLY_STORE_BYTES`` is stored as Django's ``set`` stores
+        it, waiting for the reply: a value memcached refuses (over its item size) raises, and is
+        not left behind (memcached unlinks the old item on a refused ``set``; Django deletes it
+        too). What ``noreply`` leaves unseen is a refusal of a small entry, which only a server
+        out of memory with eviction off (``-M``) gives: the old item is unlinked then as well, so
+        the next read is a miss, never a stale value. A server that is down or hung fails the send
+        or the next read, as before."""
         direct = self._direct(timeout, set_key, delete_key)
         if direct is None:
             super().set_and_delete(set_key, value, timeout, delete_key)
             return
-        call, (entry, lock), expire = direct
+        call, (entry, lock), expire, writer = direct
+        pickled = writer.pickle
+        if pickled is not None:
+            data, flags = pickled(entry, value)
+            if len(data) <= NOREPLY_STORE_BYTES:
+                server = _single(writer.client) if writer.batch else None
+                if server is not None:  # one write, nothing to wait for
+                    writer.client._safely_run_func(server, memcached_batch.set_then_delete, None, server,
+                                                   memcached_batch.key_bytes(server, entry), data, flags, expire,
+                                                   memcached_batch.key_bytes(server, lock))
+                else:
+                    call("set", False, entry, data, expire, noreply=True, flags=flags)
+                    call("delete", False, lock, noreply=True)
+                return
         if not call("set", False, entry, value, expire, noreply=False):
             call("delete", False, entry, noreply=True)
         call("delete", False, lock, noreply=True)

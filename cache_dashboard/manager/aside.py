@@ -115,7 +115,7 @@ class Miss:
     Round trips when this caller fetches: the lock taken and the entry read again in one
     (``Adapter.add_and_get``: a pipeline on Redis), the value stored and the lock released in
     one (``Adapter.set_and_delete``) — three with the hit path's own read, against two for a
-    naive get and set.
+    naive get and set (on memcached the store waits for no reply: two).
     """
 
     __slots__ = ("alias", "cache", "keys", "key", "namespace", "nns", "ekey", "generation", "fetch",

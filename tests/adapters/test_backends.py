@@ -147,3 +147,73 @@ def test_memcached_refused_value_is_not_left_behind(servers: object) -> None:
     with pytest.raises(Exception):  # noqa: B017, PT011 - pymemcache's MemcacheServerError, as Django's set raises
         adapter.set_and_delete("big", b"x" * (2 * 1024 * 1024), 60, "big-lock")  # over memcached's 1 MiB
     assert adapter.cache.get("big") is None  # memcached unlinks the old item on a refused SET, as for Django's set
+
+
+def test_memcached_small_entry_is_stored_without_waiting(servers: object) -> None:
+    # Up to NOREPLY_STORE_BYTES pickled, the entry goes out with noreply and is read back as
+    # Django's set would have stored it; above, the store waits for its reply.
+    from cache_dashboard.adapters.pymemcache import NOREPLY_STORE_BYTES
+
+    require("memcached", servers)  # type: ignore[arg-type]
+    adapter = get_adapter("memcached")
+    for name, value in (("small", {"ruc": "20100047218", "n": [1, 2]}), ("text", ("ñ\ud800\x00__proto__", 1)),
+                        ("over", b"x" * (NOREPLY_STORE_BYTES + 1))):
+        assert adapter.add_and_get(f"{name}-lock", "mine", 10, name) == (True, None)
+        adapter.set_and_delete(name, value, 60, f"{name}-lock")
+        assert adapter.cache.get(name) == value and adapter.get_lock(f"{name}-lock") is None, name
+
+
+def test_memcached_unseen_refusal_leaves_no_stale_entry(extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]
+    # What noreply cannot see: a memcached out of memory with eviction off (-M) refuses a small
+    # entry. It unlinks the old item, so the next read misses, and the connection stays in step.
+    from pymemcache.exceptions import MemcacheServerError
+
+    from tests.servers import start_memcached
+
+    require("memcached", servers)  # type: ignore[arg-type]
+    server = start_memcached("-m", "2", "-M")
+    try:
+        extra_alias(full={"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                          "LOCATION": server.address,
+                          "OPTIONS": {"timeout": 1, "connect_timeout": 1, "no_delay": True}})
+        adapter = get_adapter("full")
+        cache = adapter.cache
+        assert adapter._client() is not None  # type: ignore[attr-defined]  # the direct path
+        cache.set("entry", "old", 60)  # small items first: their slab class has room left below
+        filler = b"f" * 40_000
+        for i in range(200):  # then 40 KB items until the server refuses them
+            try:
+                cache._cache.set(f"fill-{i}", filler, noreply=False)  # type: ignore[attr-defined]
+            except MemcacheServerError as exc:
+                assert b"out of memory" in exc.args[0]
+                break
+        else:
+            pytest.fail("memcached -m 2 -M never ran out of memory")
+        assert cache.get("entry") == "old"
+        assert adapter.add_and_get("lock", "mine", 10, "entry") == (True, "old")
+        adapter.set_and_delete("entry", b"n" * 40_000, 60, "lock")  # refused, unseen: no exception
+        assert cache.get("entry") is None  # not the old value
+        assert adapter.get_lock("lock") is None  # the release behind it was run
+        cache.set("after", "fine", 60)
+        assert cache.get_many(["after", "entry"]) == {"after": "fine"}  # replies still match requests
+    finally:
+        server.stop()
+
+
+def test_memcached_other_serde_waits_for_the_store(extra_alias, servers: object) -> None:  # type: ignore[no-untyped-def]
+    from pymemcache.serde import PickleSerde
+
+    class Tagged(PickleSerde):  # a serde of the user's own: its bytes may not pass through
+        pass
+
+    require("memcached", servers)  # type: ignore[arg-type]
+    from django.conf import settings
+
+    extra_alias(own_serde={**settings.CACHES["memcached"], "KEY_PREFIX": "serde",
+                           "OPTIONS": {**settings.CACHES["memcached"]["OPTIONS"], "serde": Tagged()}})
+    adapter = get_adapter("own_serde")
+    writer = adapter._client()  # type: ignore[attr-defined]
+    assert writer is not None and writer.pickle is None
+    assert adapter.add_and_get("lock", "mine", 10, "entry") == (True, None)
+    adapter.set_and_delete("entry", {"a": 1}, 60, "lock")
+    assert adapter.cache.get("entry") == {"a": 1} and adapter.get_lock("lock") is None
