@@ -8,7 +8,11 @@ commands against 69-77 µs for a single GET. The batch packed and written here c
 price of one command (``bench/run.py --only B2`` shows the miss path with it).
 
 What is kept from redis-py: its connection pool (``get_connection`` connects and checks the
-connection, ``release`` returns it), its command packing and its reply parser. What is not:
+connection, ``release`` returns it), its command packing and its reply parser. Where the
+connection packs with hiredis (redis-py's ``HiredisRespSerializer``, valkey-py's
+``LibvalkeyRespSerializer``: what those do, minus the splitting of a first word with spaces in
+it, which no command here has), ``pack_command`` is called here directly: 1 µs a command instead
+of 4, and 3 µs for the miss path's batch of two instead of 12. What is not:
 retries (the caller fails open and its circuit breaker counts the error, as it does for the hit
 path's read) and reply callbacks (replies come back as the server sent them: ``GET`` bytes or
 None, ``SET`` a true value or None, ``DEL`` an integer). A connection that fails mid-batch is
@@ -55,6 +59,39 @@ def _pool(client: Any) -> Any:
     return pool
 
 
+#: Packer classes -> the C ``pack_command`` they call, or None (the connection packs itself).
+_PACKERS: dict[type, Any] = {}
+
+
+def _c_packer(kind: type) -> Any:
+    found = None
+    for module, name, library in (("redis.connection", "HiredisRespSerializer", "hiredis"),
+                                  ("valkey.connection", "LibvalkeyRespSerializer", "libvalkey")):
+        if kind.__module__ == module and kind.__name__ == name:
+            try:
+                found = importlib.import_module(library).pack_command
+            except (ImportError, AttributeError):
+                found = None
+    _PACKERS[kind] = found
+    return found
+
+
+def _packed(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[bytes]:
+    """``commands`` packed for ``conn`` (chunks to write): by the C packer its serializer would
+    call, or by ``conn`` itself."""
+    kind = type(getattr(conn, "_command_packer", None))
+    try:
+        pack = _PACKERS[kind]
+    except KeyError:
+        pack = _c_packer(kind)
+    if pack is not None:
+        try:
+            return [b"".join([pack(words) for words in commands])]  # send_packed_command takes a list
+        except TypeError:
+            pass  # a word it cannot pack: the connection's own packing raises DataError for it
+    return conn.pack_commands(commands)  # type: ignore[no-any-return]
+
+
 def pipelined(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     """The replies to ``commands`` (each a command's words: ``("GET", key)``), sent in one write
     on one of ``client``'s connections. An error reply is raised once every reply is read."""
@@ -65,7 +102,7 @@ def pipelined(client: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
     replies: list[Any] = []
     error: Exception | None = None
     try:
-        conn.send_packed_command(conn.pack_commands(commands))
+        conn.send_packed_command(_packed(conn, commands))
         for _ in commands:
             try:
                 replies.append(conn.read_response())
@@ -93,7 +130,7 @@ def command(client: Any, *words: Any) -> Any:
         return client.execute_command(*words)
     conn = _checkout(pool)
     try:
-        conn.send_packed_command(conn.pack_command(*words))
+        conn.send_packed_command(_packed(conn, (words,)))
         return conn.read_response()
     except BaseException as exc:
         if not isinstance(exc, _refusals()):  # an error reply leaves the connection in step

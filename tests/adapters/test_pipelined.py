@@ -75,3 +75,35 @@ def test_clients_without_their_own_pool_use_redis_py_pipelines(client: redis.Red
         assert pipelined(single, (("SET", "pl:s", "1", "NX"), ("GET", "pl:s"))) == [True, b"1"]
     finally:
         single.close()
+
+
+HOSTILE_WORDS = (("SET", b":1:cd:lock:{ruc}:\x00\r\n*2", "ñ tok 0.1 1.0", "NX", "PX", 10_000),
+                 ("GET", "é__proto__\u2028"), ("SET", b"k", b"\x80\xff" * 1000, "EX", 60), ("INCRBYFLOAT", "f", 1.5),
+                 ("DEL", type("CacheKey", (str,), {})(":1:key")))
+
+
+def test_words_are_packed_as_the_connection_packs_them(client: redis.Redis) -> None:
+    from cache_dashboard.adapters.pipelined import _packed
+
+    conn = client.connection_pool.make_connection()
+    try:
+        assert b"".join(_packed(conn, HOSTILE_WORDS)) == b"".join(conn.pack_commands(HOSTILE_WORDS))
+        assert b"".join(_packed(conn, HOSTILE_WORDS[:1])) == b"".join(conn.pack_command(*HOSTILE_WORDS[0]))
+        with pytest.raises(redis.DataError):  # what the connection's own packing says of a word it cannot pack
+            _packed(conn, (("SET", "k", None),))
+    finally:
+        conn.disconnect()
+    assert pipelined(client, HOSTILE_WORDS[1:3]) == [None, b"OK"]
+    assert client.get("k") == b"\x80\xff" * 1000
+
+
+def test_a_connection_packing_in_python_packs_itself(client: redis.Redis) -> None:
+    from redis.connection import PythonRespSerializer
+
+    from cache_dashboard.adapters.pipelined import _packed
+
+    conn = client.connection_pool.make_connection()
+    conn._command_packer = PythonRespSerializer(conn._buffer_cutoff, conn.encoder.encode)  # type: ignore[attr-defined]
+    big = ("SET", "k", b"v" * 100_000)  # over its buffer cutoff: the value goes out as a chunk of its own
+    chunks = _packed(conn, (big,))
+    assert len(chunks) > 1 and b"".join(chunks) == b"".join(conn.pack_command(*big))
