@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from django.core.cache.backends.base import BaseCache
@@ -181,6 +181,27 @@ class _Writer:
     #: Whether the miss path's commands go out in batches of two (``adapters.memcached_batch``):
     #: pymemcache's pickling, and the private parts that module uses still there.
     batch: bool
+
+
+    def pickled(self, key: str, value: Any) -> tuple[bytes, int]:
+        """``value`` as the client would store it: (bytes, flags). Only when :attr:`pickle` is set."""
+        assert self.pickle is not None
+        return self.pickle(key, value)
+
+
+class _Direct(NamedTuple):
+    """What the miss path's one-round-trip methods use, for one call."""
+
+    #: ``call(name, default, *args)``: a client command through HashClient, or — one server in
+    #: rotation — through its own failure handling minus its pure-Python key hashing.
+    call: Callable[..., Any]
+    #: The keys as the backend instance makes them.
+    keys: list[str]
+    #: The expiry memcached is sent.
+    expire: Any
+    writer: _Writer
+    #: The client of the one server in rotation when the commands go out in batches, else None.
+    batch_server: Any
 
 
 class PyMemcacheAdapter(Adapter):
@@ -356,10 +377,8 @@ class PyMemcacheAdapter(Adapter):
         batch = pickled is not None and not any(memcached_batch.problem(c) for c in client.clients.values())
         return _Writer(client, key_maker(cache), pickled, batch)
 
-    def _direct(self, timeout: float | None, *keys: str) -> tuple[Callable[..., Any], list[str], Any, _Writer] | None:
-        """``(call, raw keys, expire, writer)`` for the one-round-trip methods, or None (Django's
-        API then): ``call(name, default, *args)`` runs a client command through HashClient, or —
-        one server in rotation — through its own failure handling minus its pure-Python key hashing."""
+    def _direct(self, timeout: float | None, *keys: str) -> _Direct | None:
+        """What the one-round-trip methods use, or None (Django's API then): see :class:`_Direct`."""
         writer = self._client()
         if writer is None:
             return None
@@ -374,31 +393,31 @@ class PyMemcacheAdapter(Adapter):
 
             def call(name: str, default: Any, *args: Any, **kwargs: Any) -> Any:
                 return run(server, getattr(server, name), default, *args, **kwargs)
-        return call, [make(key) for key in keys], expire, writer
+        return _Direct(call, [make(key) for key in keys], expire, writer,
+                       server if writer.batch else None)
 
     def add_and_get(self, add_key: str, value: Any, timeout: float | None, get_key: str) -> tuple[bool, Any]:
         """The ``add`` sent without waiting (``noreply``), then one ``get_many`` of the lock and the
         entry on the same connection: memcached runs a connection's commands in order, so the lock
-        read back holds our value exactly when our ``add`` took it. One round trip."""
+        read back holds our value exactly when our ``add`` took it. One round trip (one write,
+        too, with one server in rotation: ``adapters.memcached_batch``)."""
         direct = self._direct(timeout, add_key, get_key)
         if direct is None:
             return super().add_and_get(add_key, value, timeout, get_key)
-        call, (lock, entry), expire, writer = direct
-        server = _single(writer.client) if writer.batch else None
-        if server is not None:  # one write: the add, then the get of both
-            assert writer.pickle is not None
-            data, flags = writer.pickle(lock, value)
+        call, (lock, entry), expire, writer, server = direct
+        if server is not None:
+            data, flags = writer.pickled(lock, value)
             raw_lock, raw_entry = memcached_batch.key_bytes(server, lock), memcached_batch.key_bytes(server, entry)
             found = writer.client._safely_run_func(server, memcached_batch.add_then_get, {}, server, raw_lock,
                                                    data, flags, expire, (raw_lock, raw_entry))
-            got = {lock: found.get(raw_lock), entry: found.get(raw_entry)}
+            held, stored = found.get(raw_lock), found.get(raw_entry)
         else:
             call("add", False, lock, value, expire, noreply=True)
             got = call("get_many", {}, [lock, entry])
-        held = got.get(lock)
+            held, stored = got.get(lock), got.get(entry)
         if held is None:  # the server did not take the add (a failing server): ask, with a reply
-            return bool(call("add", False, lock, value, expire, noreply=False)), got.get(entry)
-        return held == value, got.get(entry)
+            return bool(call("add", False, lock, value, expire, noreply=False)), stored
+        return held == value, stored
 
     def set_and_delete(self, set_key: str, value: Any, timeout: float | None, delete_key: str) -> None:
         """The entry stored, the lock released behind it, both sent without waiting (``noreply``):
@@ -416,23 +435,19 @@ class PyMemcacheAdapter(Adapter):
         if direct is None:
             super().set_and_delete(set_key, value, timeout, delete_key)
             return
-        call, (entry, lock), expire, writer = direct
-        pickled = writer.pickle
-        if pickled is not None:
-            data, flags = pickled(entry, value)
-            if len(data) <= NOREPLY_STORE_BYTES:
-                server = _single(writer.client) if writer.batch else None
-                if server is not None:  # one write, nothing to wait for
-                    writer.client._safely_run_func(server, memcached_batch.set_then_delete, None, server,
-                                                   memcached_batch.key_bytes(server, entry), data, flags, expire,
-                                                   memcached_batch.key_bytes(server, lock))
-                else:
-                    call("set", False, entry, data, expire, noreply=True, flags=flags)
-                    call("delete", False, lock, noreply=True)
-                return
-        if not call("set", False, entry, value, expire, noreply=False):
-            call("delete", False, entry, noreply=True)
-        call("delete", False, lock, noreply=True)
+        call, (entry, lock), expire, writer, server = direct
+        data, flags = writer.pickled(entry, value) if writer.pickle is not None else (None, 0)
+        if data is None or len(data) > NOREPLY_STORE_BYTES:  # wait for the reply, as Django's set does
+            if not call("set", False, entry, value, expire, noreply=False):
+                call("delete", False, entry, noreply=True)
+            call("delete", False, lock, noreply=True)
+        elif server is not None:  # one write, nothing to wait for
+            writer.client._safely_run_func(server, memcached_batch.set_then_delete, None, server,
+                                           memcached_batch.key_bytes(server, entry), data, flags, expire,
+                                           memcached_batch.key_bytes(server, lock))
+        else:
+            call("set", False, entry, data, expire, noreply=True, flags=flags)
+            call("delete", False, lock, noreply=True)
 
     # -- the key browser: lru_crawler metadump, a server at a time, on sockets of our own ----------
     def list_keys(self, match: str, cursor: str, count: int, budget: float) -> KeyPage:
