@@ -13,8 +13,9 @@ and times what staff wait for:
              poll (``build_overview`` without invalid counts), ratios to 1 namespace.
   purge      a 1M-key database with 10 namespaces of 50k entries: the p50/p99 latency of hits in
              the process that invalidates all 10 (and so purges them), against the same process
-             quiet; then 10 invalidations a second for 5 s of a 100-entry namespace: SCANs sent
-             and purge threads seen.
+             quiet, and how long the purge took; then 10 invalidations a second for 5 s of a
+             100-entry namespace: SCANs sent and purge threads seen; then the first purge again
+             in a process serving nothing meanwhile ("idle s").
   failures   a server that accepts and never answers (0.5 s socket timeouts, threshold 3): how
              many calls waited for a timeout; 32 callers in 4 processes missing one key whose fetch
              takes 200 ms: fetches, and the slowest caller.
@@ -38,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -251,20 +253,29 @@ def _purge_worker(root: Path, port: int) -> dict[str, Any]:
         from cache_dashboard import testing
 
         layout = testing.keys("default")
-        gens = {ns: cm.adapter.version(layout.generation(ns)) for ns in namespaces}
         tag = "cd2"
     else:
         layout = cm._keys("default", cache)
-        gens = {ns: cache.get(layout.generation(ns)) for ns in namespaces}
         tag = "cd1"
+
+    def generations() -> dict[str, Any]:
+        if new:
+            return {ns: cm.adapter.version(layout.generation(ns)) for ns in namespaces}
+        return {ns: cache.get(layout.generation(ns)) for ns in namespaces}
+
+    def seed_entries() -> None:  # 500k entries of the 10 namespaces, in their current generation
+        gens, now = generations(), time.time()
+        pipe = client.pipeline(transaction=False)
+        for ns in namespaces:
+            for i in range(50_000):
+                raw = cache.make_key(layout.entry(f"k{i}", ns))
+                pipe.set(raw, pickle.dumps((tag, value, gens[ns], now + 3600, 0.01)), ex=7200)
+                if i % 5000 == 4999:
+                    pipe.execute()
+        pipe.execute()
+
+    seed_entries()
     pipe = client.pipeline(transaction=False)
-    now = time.time()
-    for ns in namespaces:  # 500k entries of the 10 namespaces...
-        for i in range(50_000):
-            raw = cache.make_key(layout.entry(f"k{i}", ns))
-            pipe.set(raw, pickle.dumps((tag, value, gens[ns], now + 3600, 0.01)), ex=7200)
-            if i % 5000 == 4999:
-                pipe.execute()
     for i in range(500_000):  # ...and 500k keys of other applications
         pipe.set(f"other:{i}", b"x", ex=7200)
         if i % 5000 == 4999:
@@ -272,8 +283,8 @@ def _purge_worker(root: Path, port: int) -> dict[str, Any]:
     pipe.execute()
     cm.set("hot", value, 3600, namespace="hot")
 
-    def hits(seconds: float) -> list[float]:
-        samples = []
+    def hits(seconds: float) -> array[float]:
+        samples = array("d")
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             t0 = time.perf_counter()
@@ -300,8 +311,8 @@ def _purge_worker(root: Path, port: int) -> dict[str, Any]:
         while purging() and time.monotonic() - started < 600:
             busy += hits(0.5)
         purge_seconds = time.monotonic() - started
-        during = _percentiles(busy)
-        quiet = _percentiles(quiet_samples + hits(3.0))  # quiet again, before and after
+        during = _percentiles(list(busy))
+        quiet = _percentiles(list(quiet_samples + hits(3.0)))  # quiet again, before and after
         # The burst: a small namespace invalidated 10 times a second for 5 s (signal rules on saves).
         for i in range(100):
             cm.set(f"p{i}", i, 3600, namespace="small")
@@ -328,10 +339,18 @@ def _purge_worker(root: Path, port: int) -> dict[str, Any]:
         else:
             count = 1000
         walks = scans / -(-client.dbsize() // count)  # ~ how many times the burst walked the database
+        # The same purge in a process that serves nothing meanwhile: at full pace.
+        seed_entries()
+        started = time.monotonic()
+        for ns in namespaces:
+            cm.invalidate_namespace(ns)
+        while purging() and time.monotonic() - started < 600:
+            time.sleep(0.05)
+        idle_seconds = time.monotonic() - started
     del before
     return {"quiet_p50": quiet[0], "quiet_p99": quiet[1], "busy_p50": during[0], "busy_p99": during[1],
-            "purge_s": purge_seconds, "purgers": purgers, "burst_scans": scans, "burst_walks": walks,
-            "burst_threads": threads}
+            "purge_s": purge_seconds, "idle_purge_s": idle_seconds, "purgers": purgers, "burst_scans": scans,
+            "burst_walks": walks, "burst_threads": threads}
 
 
 def _failures_worker(root: Path, port: int) -> dict[str, Any]:
@@ -479,12 +498,12 @@ def main() -> None:
             print("\npurge: 1M keys (10 namespaces x 50k entries + 500k other keys); "
                   "hits of a hot key in the purging process")
             print(f"{'checkout':<28}{'quiet p50/p99 ms':>18}{'purging p50/p99 ms':>20}{'p99 ×quiet':>11}"
-                  f"{'purge s':>9}{'purgers':>9}{'burst SCANs':>12}{'≈ walks':>8}{'threads':>9}")
+                  f"{'purge s':>9}{'idle s':>8}{'purgers':>9}{'burst SCANs':>12}{'≈ walks':>8}{'threads':>9}")
             for root in roots:
                 row = _run_worker(root, server.port, "--worker-purge")
                 print(f"{str(root)[-28:]:<28}{row['quiet_p50']:>9.3f}/{row['quiet_p99']:<8.3f}"
                       f"{row['busy_p50']:>11.3f}/{row['busy_p99']:<8.3f}{_ratio(row['busy_p99'], row['quiet_p99']):>11}"
-                      f"{row['purge_s']:>9.1f}{row['purgers']:>9}{row['burst_scans']:>12,}"
+                      f"{row['purge_s']:>9.1f}{row['idle_purge_s']:>8.1f}{row['purgers']:>9}{row['burst_scans']:>12,}"
                       f"{row['burst_walks']:>8.1f}{row['burst_threads']:>9}",
                       flush=True)
         if "failures" in rows:

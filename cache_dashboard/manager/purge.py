@@ -18,11 +18,17 @@ namespace's keys, read them in chunks and UNLINK the entries of an old generatio
   and the server decides, per chunk of keys of one slot. Otherwise (JSON, msgpack, compression)
   the values are read (MGET), decoded, and those of an old generation UNLINKed if still
   unchanged (compare-and-UNLINK);
-* **paced**: small steps (SCAN ``COUNT 100``, since each command blocks the server for every
-  client: 0.2–0.3 ms, against 1.4 ms at ``COUNT 1000``), after each of which the worker sleeps:
-  twice the server's work on what a step walked by the server found, four times the CPU time a
-  step walked here cost this process (and while decoding it yields the GIL every few values), so
-  the process's own requests — and everyone else's on the server — keep their latency;
+* **paced by what the process is doing**: small steps, after each of which the worker sleeps.
+  While the process's other threads are idle it goes at full pace: it sleeps twice the server's
+  work on what a step walked by the server found, four times the CPU time a step walked here cost
+  this process (and while decoding it yields the GIL every few values), so everyone else's
+  requests on the server keep their latency. While they serve requests (they used more than
+  ``BUSY_CPU_SHARE`` of a core lately) it also keeps its steps to ``BUSY_DUTY`` of
+  the wall clock: a hit that arrives during a step waits for the GIL behind it, so the fewer the
+  steps per second, the fewer hits pay for one. Under steady load a purge therefore takes tens
+  of times longer (``bench/scale.py --rows purge``: 165 s instead of 4 s); nothing depends on its speed (the entries it unlinks stopped matching
+  when the generation moved on and expire on their own), only the memory comes back later
+  (``Pacer``);
 * **skipped when not worth a full SCAN**: a SCAN walks the whole database, whatever the size of
   the namespace. A namespace that cannot hold ``PURGE_MIN_ENTRIES`` entries — fewer ``sets`` in
   its statistics within its TTL — is left to expire on its own (never-expiring namespaces, or
@@ -38,6 +44,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cache_dashboard.adapters import get_adapter, instance
@@ -57,22 +64,33 @@ PURGE_SCAN_COUNT = 100
 #: A paced purge sleeps this many times the CPU time each step cost this thread (a fifth of one
 #: core at most). Waiting on the server is not counted: an empty SCAN step costs almost nothing here.
 PACE_FACTOR = 4.0
-#: Keys a step of a purge walked by the server (``RedisAdapter.walk_unlink_unmarked``) SCANs:
-#: the SCAN and the reads and UNLINKs of what it found are one script call, which blocks the
-#: server for 0.1 ms (measured: 100k entries among 300k keys, 92 µs per call). Fewer per step
-#: cost more steps (round trips) and did not lower the purging process's hit p99 (``bench/scale.py``).
-PURGE_WALK_COUNT = 100
+#: Keys a step of a purge walked by the server (``RedisAdapter.walk_unlink_unmarked``) SCANs at
+#: first; the step then adapts (see ``WALK_UNLINKS``). The SCAN and the reads and UNLINKs of what it
+#: found are one script call: ~0.3 ms of the server for the 200 keys a step aims to unlink
+#: (measured: 200k entries among 400k keys).
+PURGE_WALK_COUNT = 400
 #: After each step of a walk by the server the worker sleeps this many times the server's work on
 #: what the step found (its time beyond the quickest step's round trip): a step that found
 #: nothing to do costs no sleep, one that unlinked keys leaves the server twice as long to others.
 WALK_PACE_FACTOR = 2.0
+#: While the process serves requests, a purge's steps take at most this share of the wall clock.
+#: Measured in the purging process (10 namespaces x 20k entries among 400k keys, a thread reading
+#: one key in a loop): hit p99 3.5x quiet at full pace, 1.1x at 2% (``bench/scale.py --rows purge``).
+BUSY_DUTY = 0.02
+#: The process counts as serving requests when its other threads used more than this share of one
+#: core lately (see ``Pacer``; a thread blocked on a socket or a lock uses none).
+BUSY_CPU_SHARE = 0.05
+#: The shortest window over which a purge measures its process's other threads' CPU.
+SAMPLE_SECONDS = 0.01
+#: The longest pause between two steps of a purge.
+MAX_PAUSE = 0.25
 #: The worker waits this long once woken, so a burst of invalidations is purged by one SCAN.
 GATHER_SECONDS = 0.05
 
 
 def purge(alias: str, namespace: str, *, paced: bool = False) -> int:
     """Delete the entries of ``namespace`` that an invalidation left behind; how many. ``paced``:
-    sleep between chunks (see ``PACE_FACTOR``), and yield the GIL while decoding."""
+    sleep between chunks (see ``Pacer``), and yield the GIL while decoding."""
     return purge_many(alias, [namespace], paced=paced)
 
 
@@ -107,11 +125,12 @@ def purge_many(alias: str, namespaces: list[str], *, paced: bool = False) -> int
     markers = {nns: m for nns, m in found.items() if m is not None}
     by_marker = (lambda raw: markers[namespace_of(raw)]) if len(markers) == len(found) else None
     if by_marker is not None:  # walked by the server, where it can: a step costs this process ~nothing
-        walked = adapter.walk_unlink_unmarked(prefix, skip, markers, pace=_pace_walk if paced else None,
+        walked = adapter.walk_unlink_unmarked(prefix, skip, markers, pace=Pacer(WALK_PACE_FACTOR) if paced else None,
                                               count=PURGE_WALK_COUNT)
         if walked is not None:
             return walked
-    return int(adapter.scan_delete(prefix, glob, old, pace=_pace if paced else None, count=PURGE_SCAN_COUNT,
+    pace = Pacer(PACE_FACTOR) if paced else None
+    return int(adapter.scan_delete(prefix, glob, old, pace=pace, count=PURGE_SCAN_COUNT,
                                    select=None if len(wanted) == 1 else lambda raw: namespace_of(raw) in current,
                                    marker=by_marker))
 
@@ -122,12 +141,44 @@ def _marker(adapter: RedisAdapter, generation: Any) -> bytes | None:
     return adapter.generation_marker(generation, lambda g: pack(None, g, 1.0, 0.0))
 
 
-def _pace(seconds: float, factor: float = PACE_FACTOR) -> None:
-    time.sleep(min(factor * seconds, 0.25))
+def _others_cpu() -> float:
+    """CPU seconds the process's threads other than this one have used (dead threads included)."""
+    return time.process_time() - time.thread_time()
 
 
-def _pace_walk(seconds: float) -> None:
-    _pace(seconds, WALK_PACE_FACTOR)
+class Pacer:
+    """The pause after each step of one paced purge; made and called on the thread that purges.
+
+    Called with the step's work (``factor`` times it is the pause at full pace: the server's work
+    for a walk by the server, this thread's CPU time for one walked here). When the process's
+    other threads used more than ``BUSY_CPU_SHARE`` of a core over the last ``SAMPLE_SECONDS`` or
+    more, the pause is also long enough that the step — its wall time since the previous pause
+    ended, waits for the GIL included — is at most ``BUSY_DUTY`` of the time. The share is taken
+    over a window that long, not one step, since during a short step the other threads may not
+    get the GIL at all. Never longer than ``MAX_PAUSE``.
+    """
+
+    def __init__(self, factor: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.factor = factor
+        self.steps = self.busy_steps = 0
+        self._sleep = sleep
+        self._busy: bool | None = None  # decided at the first step
+        self._resumed = self._since = time.perf_counter()
+        self._others = _others_cpu()
+
+    def __call__(self, work: float) -> None:
+        now = time.perf_counter()
+        if self._busy is None or now - self._since >= SAMPLE_SECONDS:
+            others = _others_cpu()
+            self._busy = others - self._others > BUSY_CPU_SHARE * (now - self._since)
+            self._since, self._others = now, others
+        pause = self.factor * max(work, 0.0)
+        if self._busy:
+            pause = max(pause, (now - self._resumed) * (1 / BUSY_DUTY - 1))
+        self.steps += 1
+        self.busy_steps += self._busy
+        self._sleep(min(pause, MAX_PAUSE))
+        self._resumed = time.perf_counter()
 
 
 def worth_purging(alias: str, namespace: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import pickle
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -450,3 +451,81 @@ def test_a_walk_by_the_server_strides_through_keys_it_has_nothing_to_do_with(ser
     # At a fixed COUNT it would take about dbsize / PURGE_WALK_COUNT steps; the step grows instead.
     assert 0 < steps < client.dbsize() // purge.PURGE_WALK_COUNT // 2
     assert client.dbsize() >= 6000  # the other keys are untouched
+
+
+class _Spinner:
+    """A thread of this process burning CPU, as one serving requests does."""
+
+    def __enter__(self) -> _Spinner:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+        return self
+
+    def _spin(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def _paces(pacer_of: Any, steps: int, step_seconds: float, work: float) -> tuple[purge.Pacer, list[float]]:
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:  # while it sleeps, the process's other threads run
+        pauses.append(seconds)
+        threading.Event().wait(seconds)
+
+    pacer = pacer_of(sleep)
+    for _ in range(steps):
+        threading.Event().wait(step_seconds)  # the step: this thread waits on the server
+        pacer(work)
+    return pacer, pauses
+
+
+def test_a_purge_goes_at_full_pace_while_the_process_serves_nothing() -> None:
+    with flusher_paused():  # nothing else of the process runs meanwhile
+        pacer, pauses = _paces(lambda sleep: purge.Pacer(2.0, sleep=sleep), 5, 0.02, 0.001)
+    assert pacer.busy_steps == 0 and pacer.steps == 5
+    assert pauses == [pytest.approx(0.002)] * 5  # twice the step's work, not its wall time
+
+
+def test_a_purge_keeps_to_its_busy_duty_while_other_threads_run() -> None:
+    with _Spinner():
+        pacer, pauses = _paces(lambda sleep: purge.Pacer(2.0, sleep=sleep), 5, 0.002, 0.0001)
+    assert pacer.busy_steps == pacer.steps == 5
+    least = 0.002 * (1 / purge.BUSY_DUTY - 1)  # the step took at least 2 ms of wall time
+    assert all(least <= pause <= purge.MAX_PAUSE for pause in pauses), pauses
+    with _Spinner():  # a long step: the pause is capped
+        _pacer, pauses = _paces(lambda sleep: purge.Pacer(2.0, sleep=sleep), 2, 0.02, 0.0001)
+    assert pauses == [purge.MAX_PAUSE] * 2
+
+
+def test_a_purge_in_a_busy_process_is_paced_as_busy_and_still_exact(servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    for i in range(300):
+        cm.set(f"k{i}", i, 600, namespace="paced")
+        cm.set(f"k{i}", i, 600, namespace="kept")
+    with override_settings(CACHE_DASHBOARD={**settings.CACHE_DASHBOARD, "PURGE_ON_INVALIDATE": False}):
+        cm.invalidate_namespace("paced")
+    cm.set("fresh", 1, 600, namespace="paced")
+    layout = testing.keys("redis")
+    nns = normalize_namespace("paced")
+    generation = cm.adapter.version(layout.generation("paced"))
+    marker = purge._marker(cm.adapter, generation)
+    assert marker is not None
+    skip = len(cm.adapter.raw_prefix(layout.namespaced_entries()).encode())
+    pauses: list[float] = []
+    with _Spinner():
+        pacer = purge.Pacer(purge.WALK_PACE_FACTOR, sleep=lambda seconds: (pauses.append(seconds), time.sleep(seconds)))
+        prefix, _glob = layout.entry_match(nns, "*")
+        deleted = cm.adapter.walk_unlink_unmarked(prefix, skip, {nns.encode(): marker},
+                                                  pace=pacer, count=purge.PURGE_WALK_COUNT)
+    assert deleted == 300
+    assert pacer.steps > 0 and pacer.busy_steps == pacer.steps and len(pauses) == pacer.steps
+    assert cm.get("fresh", namespace="paced") == 1 and cm.get("k7", namespace="kept") == 7
+    assert cm.adapter.scan_count(*layout.entry_match(nns, "*")) == 1
