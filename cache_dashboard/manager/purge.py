@@ -23,12 +23,12 @@ namespace's keys, read them in chunks and UNLINK the entries of an old generatio
   work on what a step walked by the server found, four times the CPU time a step walked here cost
   this process (and while decoding it yields the GIL every few values), so everyone else's
   requests on the server keep their latency. While they serve requests (they used more than
-  ``BUSY_CPU_SHARE`` of a core lately) it also keeps its steps to ``BUSY_DUTY`` of
-  the wall clock: a hit that arrives during a step waits for the GIL behind it, so the fewer the
-  steps per second, the fewer hits pay for one. Under steady load a purge therefore takes tens
-  of times longer (``bench/scale.py --rows purge``: 165 s instead of 4 s); nothing depends on its speed (the entries it unlinks stopped matching
-  when the generation moved on and expire on their own), only the memory comes back later
-  (``Pacer``);
+  ``BUSY_CPU_SHARE`` of a core lately) it also keeps its steps to ``BUSY_DUTY`` of the wall
+  clock: a hit that arrives during a step waits for the GIL behind it, so the fewer the steps
+  per second, the fewer hits pay for one. Under steady load a purge therefore takes tens of
+  times longer (``bench/scale.py --rows purge``: 165 s instead of 4 s); nothing depends on its
+  speed (the entries it unlinks stopped matching when the generation moved on and expire on
+  their own), only the memory comes back later (``Pacer``);
 * **skipped when not worth a full SCAN**: a SCAN walks the whole database, whatever the size of
   the namespace. A namespace that cannot hold ``PURGE_MIN_ENTRIES`` entries — fewer ``sets`` in
   its statistics within its TTL — is left to expire on its own (never-expiring namespaces, or
