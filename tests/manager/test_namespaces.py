@@ -529,3 +529,26 @@ def test_a_purge_in_a_busy_process_is_paced_as_busy_and_still_exact(servers: obj
     assert pacer.steps > 0 and pacer.busy_steps == pacer.steps and len(pauses) == pacer.steps
     assert cm.get("fresh", namespace="paced") == 1 and cm.get("k7", namespace="kept") == 7
     assert cm.adapter.scan_count(*layout.entry_match(nns, "*")) == 1
+
+
+def test_a_paced_purge_of_hostile_namespaces_is_exact(servers: object) -> None:
+    require("redis", servers)  # type: ignore[arg-type]
+    cm = CacheManager("redis")
+    hostile = ["ñ\ud800\x00", "__proto__", "a}b*[c]?", "\u2028\r\n", "x" * 300]
+    neighbours = ["a", "__proto", "a}b"]
+    for ns in hostile + neighbours:
+        for i in range(30):
+            cm.set(f"k{i}\ud800", i, 600, namespace=ns)
+    with override_settings(CACHE_DASHBOARD={**settings.CACHE_DASHBOARD, "PURGE_ON_INVALIDATE": False}):
+        for ns in hostile:
+            cm.invalidate_namespace(ns)
+    for ns in hostile:
+        cm.set("fresh", ns, 600, namespace=ns)
+    assert purge.purge_many("redis", hostile, paced=True) == 30 * len(hostile)
+    layout = testing.keys("redis")
+    for ns in hostile:
+        assert cm.get("fresh", namespace=ns) == ns
+        assert cm.adapter.scan_count(*layout.entry_match(normalize_namespace(ns), "*")) == 1
+    for ns in neighbours:
+        assert cm.get("k7\ud800", namespace=ns) == 7
+        assert cm.adapter.scan_count(*layout.entry_match(normalize_namespace(ns), "*")) == 30
